@@ -1,0 +1,86 @@
+"""The ``newsgraph`` command: ingest articles, serve the endpoint.
+
+Exit codes: 0 success, 1 some input rejected, 2 usage or configuration error.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from pathlib import Path
+
+import click
+
+from mapper.pipeline import ingest_paths
+from server.publish import publish
+from server.settings import Settings, SettingsError
+from server.store import Store, StoreError
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--data", "data_dir", type=click.Path(file_okay=False, path_type=Path),
+              help="Data folder (store and dumps) [env NEWSGRAPH_DATA, default ./data].")
+@click.option("--base", help="Base of minted IRIs [env NEWSGRAPH_BASE, "
+                             "default http://127.0.0.1:8080/].")
+@click.pass_context
+def main(ctx: click.Context, data_dir: Path | None, base: str | None) -> None:
+    """newsgraph: news articles -> a Wikidata-aligned knowledge graph, served over SPARQL."""
+    try:
+        settings = Settings.from_env()
+        if data_dir is not None:
+            settings = settings.with_value("data_dir", data_dir, source="--data")
+        if base is not None:
+            settings = settings.with_value("base", base, source="--base")
+    except SettingsError as exc:
+        raise click.UsageError(str(exc)) from exc
+    ctx.obj = settings
+
+
+def _open_store(settings: Settings) -> Store:
+    try:
+        return Store(settings.store_path)
+    except StoreError as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
+@main.command()
+@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--progress/--no-progress", default=None,
+              help="Show a progress bar (default: only on a terminal).")
+@click.pass_obj
+def ingest(settings: Settings, paths: tuple[Path, ...], progress: bool | None) -> None:
+    """Ingest article records from files or folders, then rewrite the dumps."""
+    store = _open_store(settings)
+    report = ingest_paths(paths, store, settings.iris, progress=progress)
+    for outcome in report.outcomes:
+        if not outcome.stored:
+            click.echo(f"error: {outcome.summary()}", err=True)
+    dumps = publish(store, settings)
+    click.echo(
+        f"{report.stored} stored, {report.rejected} rejected, {report.triples} triples "
+        f"written; store now holds {store.count()} triples; dumps: "
+        f"{', '.join(str(p) for p in dumps)}")
+    sys.exit(1 if report.rejected else 0)
+
+
+@main.command()
+@click.option("--host", help="Address to listen on [env NEWSGRAPH_HOST, default 127.0.0.1].")
+@click.option("--port", type=int, help="Port [env NEWSGRAPH_PORT, default 8080].")
+@click.option("--threads", type=int, help="Worker threads [env NEWSGRAPH_THREADS, default 8].")
+@click.pass_obj
+def serve(settings: Settings, host: str | None, port: int | None,
+          threads: int | None) -> None:
+    """Serve the SPARQL endpoint, dumps and health check with waitress."""
+    from waitress import serve as waitress_serve
+
+    from server.app import create_app
+
+    for name, value in (("host", host), ("port", port), ("threads", threads)):
+        if value is not None:
+            settings = settings.with_value(name, value, source=f"--{name}")
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    app = create_app(settings, _open_store(settings))
+    click.echo(f"newsgraph serving http://{settings.host}:{settings.port}/ "
+               f"(SPARQL at /sparql, dumps at /dumps/)")
+    waitress_serve(app, host=settings.host, port=settings.port, threads=settings.threads,
+                   ident="newsgraph")

@@ -1,0 +1,152 @@
+"""The embedded store: pyoxigraph on disk, one named graph per article.
+
+Writes go through :meth:`Store.replace_article`, which drops the article's graph, inserts
+the new one and merges the entity descriptions in a single SPARQL Update, so a reader sees
+the old article or the new one, never a mix, and a failed write leaves the store unchanged.
+Queries see the union of all graphs as their default graph; the mapper guarantees no triple
+is stored in two graphs, so that union is a set.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+
+import pyoxigraph as ox
+from rdflib import Graph, URIRef
+
+from mapper.mapping import MappedArticle
+from mapper.namespaces import NG, PREFIXES
+
+RDFS_LABEL = "http://www.w3.org/2000/01/rdf-schema#label"
+LINK_SCORE = str(NG.linkScore)
+
+
+class StoreError(RuntimeError):
+    """The store cannot be opened or written; the message says what to do."""
+
+
+QueryResult = ox.QuerySolutions | ox.QueryBoolean | ox.QueryTriples
+
+
+class Store:
+    """A newsgraph dataset in pyoxigraph, on disk (``path``) or in memory (``None``)."""
+
+    def __init__(self, path: Path | None):
+        self.path = path
+        try:
+            if path is None:
+                self._store = ox.Store()
+            else:
+                path.mkdir(parents=True, exist_ok=True)
+                self._store = ox.Store(str(path))
+        except OSError as exc:
+            hint = ""
+            if "lock" in str(exc).lower():
+                hint = " Another process (a running `newsgraph serve`?) has it open; stop it first."
+            raise StoreError(f"cannot open the store at {path}: {exc}{hint}") from exc
+
+    # --- writes ---------------------------------------------------------------------------
+
+    def replace_article(self, mapped: MappedArticle) -> None:
+        """Atomically replace the article's named graph and merge its entity descriptions."""
+        self._update(_replace_article_update(mapped))
+
+    def replace_graph(self, graph_iri: URIRef, graph: Graph) -> None:
+        """Atomically replace one named graph with the given triples."""
+        self._update(f"DROP SILENT GRAPH <{graph_iri}> ;\n"
+                     f"{_insert_data(str(graph_iri), _triples(graph))}")
+
+    def _update(self, update: str) -> None:
+        try:
+            self._store.update(update)
+        except (OSError, SyntaxError) as exc:
+            raise StoreError(f"the store rejected the write, nothing was changed: {exc}") from exc
+
+    def flush(self) -> None:
+        self._store.flush()
+
+    # --- reads ----------------------------------------------------------------------------
+
+    def query(self, sparql: str, *, default_graphs: list[str] | None = None,
+              named_graphs: list[str] | None = None) -> QueryResult:
+        """Run a SPARQL query; the default graph is the union of all graphs unless given.
+
+        Raises SyntaxError for a malformed query.
+        """
+        kwargs: dict = {"prefixes": PREFIXES}
+        if default_graphs is not None:
+            kwargs["default_graph"] = [ox.NamedNode(g) for g in default_graphs]
+        else:
+            kwargs["use_default_graph_as_union"] = True
+        if named_graphs is not None:
+            kwargs["named_graphs"] = [ox.NamedNode(g) for g in named_graphs]
+        return self._store.query(sparql, **kwargs)
+
+    def graph_triples(self, graph_iri: str) -> Iterator[ox.Triple]:
+        for quad in self._store.quads_for_pattern(None, None, None, ox.NamedNode(graph_iri)):
+            yield quad.triple
+
+    def named_graphs(self) -> list[str]:
+        return sorted(g.value for g in self._store.named_graphs())
+
+    def count(self, sparql_pattern: str = "?s ?p ?o") -> int:
+        """Number of solutions of a basic pattern over the union default graph."""
+        result = self.query(f"SELECT (COUNT(*) AS ?n) WHERE {{ {sparql_pattern} }}")
+        return int(next(iter(result))["n"].value)
+
+
+def _triples(graph: Graph) -> list[ox.Triple]:
+    """rdflib -> pyoxigraph terms, through N-Triples, so every term is written exactly."""
+    data = graph.serialize(format="nt", encoding="utf-8")
+    return list(ox.parse(data, format=ox.RdfFormat.N_TRIPLES))
+
+
+def _insert_data(graph_iri: str, triples: Iterable[ox.Triple]) -> str:
+    body = "\n".join(f"{t.subject} {t.predicate} {t.object} ." for t in triples)
+    return f"INSERT DATA {{ GRAPH <{graph_iri}> {{\n{body}\n}} }}"
+
+
+def _values(rows: list[ox.Triple]) -> str:
+    return " ".join(f"({t.subject} {t.object})" for t in rows)
+
+
+def _replace_article_update(mapped: MappedArticle) -> str:
+    """One SPARQL Update: replace the article graph, merge entity descriptions.
+
+    Entities are shared by articles, so their descriptions are merged, never replaced: the
+    first label stays the label and later different names become skos:altLabel, the link
+    score keeps the highest value seen, and every other triple is added as a set.
+    """
+    g = str(mapped.entities_graph_iri)
+    labels, scores, others = [], [], []
+    for t in _triples(mapped.entities):
+        predicate = t.predicate.value
+        (labels if predicate == RDFS_LABEL else scores if predicate == LINK_SCORE
+         else others).append(t)
+    parts = [
+        f"DROP SILENT GRAPH <{mapped.graph_iri}>",
+        _insert_data(str(mapped.graph_iri), _triples(mapped.graph)),
+    ]
+    if others:
+        parts.append(_insert_data(g, others))
+    if labels:
+        parts.append(
+            f"INSERT {{ GRAPH <{g}> {{ ?e <{RDFS_LABEL}> ?name }} }} WHERE {{ "
+            f"VALUES (?e ?name) {{ {_values(labels)} }} "
+            f"FILTER NOT EXISTS {{ GRAPH <{g}> {{ ?e <{RDFS_LABEL}> ?any }} }} }}"
+        )
+        parts.append(
+            f"INSERT {{ GRAPH <{g}> {{ ?e <{PREFIXES['skos']}altLabel> ?name }} }} WHERE {{ "
+            f"VALUES (?e ?name) {{ {_values(labels)} }} "
+            f"GRAPH <{g}> {{ ?e <{RDFS_LABEL}> ?label }} FILTER (?label != ?name) }}"
+        )
+    if scores:
+        parts.append(
+            f"DELETE {{ GRAPH <{g}> {{ ?e <{LINK_SCORE}> ?old }} }} "
+            f"INSERT {{ GRAPH <{g}> {{ ?e <{LINK_SCORE}> ?new }} }} WHERE {{ "
+            f"VALUES (?e ?new) {{ {_values(scores)} }} "
+            f"OPTIONAL {{ GRAPH <{g}> {{ ?e <{LINK_SCORE}> ?old }} }} "
+            f"FILTER (!BOUND(?old) || ?new > ?old) }}"
+        )
+    return " ;\n".join(parts)
