@@ -63,8 +63,10 @@ class MappedArticle:
 
 
 def decimal(value: float) -> Literal:
-    """An xsd:decimal rounded to three places (scores and confidences)."""
-    return Literal(Decimal(str(round(value, 3))), datatype=XSD.decimal)
+    """An xsd:decimal rounded to three places, in the canonical form the store returns
+    ("1", "0.9"), so graphs read back from the store compare equal to mapped ones."""
+    lexical = format(Decimal(str(round(value, 3))).normalize(), "f")
+    return Literal(lexical, datatype=XSD.decimal)
 
 
 def entity_iri(iris: Iris, article_id: str, entity: Entity) -> URIRef:
@@ -72,7 +74,7 @@ def entity_iri(iris: Iris, article_id: str, entity: Entity) -> URIRef:
     if entity.wikidata:
         return iris.linked_entity(entity.wikidata)
     if entity.scope == "article":
-        return iris.local_actor(article_id, entity.id)
+        return iris.local_entity(article_id, entity.id)
     return iris.unlinked_entity(entity.type, entity.name)
 
 

@@ -103,9 +103,9 @@ class Iris:
     def event(self, article_id: str, event_id: str) -> URIRef:
         return self._iri(f"id/article/{article_id}/event/{event_id}")
 
-    def local_actor(self, article_id: str, entity_id: str) -> URIRef:
-        """An unnamed or described actor ("a senior rebel commander") of one article."""
-        return self._iri(f"id/article/{article_id}/actor/{entity_id}")
+    def local_entity(self, article_id: str, entity_id: str) -> URIRef:
+        """An unnamed or described actor or place ("a senior rebel commander") of one article."""
+        return self._iri(f"id/article/{article_id}/entity/{entity_id}")
 
     # shared entities
     def linked_entity(self, qid: str) -> URIRef:

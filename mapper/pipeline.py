@@ -56,28 +56,18 @@ class IngestReport:
         return sum(o.triples for o in self.outcomes)
 
 
-class ArticleRejected(Exception):
-    def __init__(self, problems: list[str]):
-        self.problems = problems
-        super().__init__("; ".join(problems))
-
-
-def prepare(record: Record, iris: Iris) -> MappedArticle:
-    """Map and validate; raise ArticleRejected with the SHACL report if it does not conform."""
-    mapped = map_record(record, iris)
+def store_mapped(mapped: MappedArticle, store: ArticleStore, source: str) -> Outcome:
+    """Validate, then store; an article with any SHACL violation is not written at all."""
     violations = validate_article(mapped)
     if violations:
-        raise ArticleRejected([f"SHACL: {v}" for v in violations])
-    return mapped
+        return Outcome(source, False, mapped.article_id,
+                       problems=tuple(f"SHACL: {v}" for v in violations))
+    store.replace_article(mapped)
+    return Outcome(source, True, mapped.article_id, mapped.triple_count)
 
 
 def ingest_record(record: Record, store: ArticleStore, iris: Iris, source: str) -> Outcome:
-    try:
-        mapped = prepare(record, iris)
-    except ArticleRejected as exc:
-        return Outcome(source, False, record.article.id, problems=tuple(exc.problems))
-    store.replace_article(mapped)
-    return Outcome(source, True, record.article.id, mapped.triple_count)
+    return store_mapped(map_record(record, iris), store, source)
 
 
 def ingest_paths(paths: Iterable[Path], store: ArticleStore, iris: Iris,

@@ -1,0 +1,74 @@
+"""Shared fixtures: the seed record, a seeded store on disk, and the real app served by
+waitress on a loopback port."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from waitress.server import create_server
+
+from mapper.namespaces import Iris
+from mapper.pipeline import ingest_paths
+from mapper.records import Record, load_record
+from server.app import create_app
+from server.publish import publish
+from server.settings import Settings
+from server.store import Store
+
+ROOT = Path(__file__).resolve().parent.parent
+SEEDS = ROOT / "seeds"
+SEED_RECORD = SEEDS / "000_50fb227fe682e39d.json"
+SEED_TEXT = SEEDS / "000_50fb227fe682e39d.txt"
+BASE = "http://127.0.0.1:8080/"
+
+
+@pytest.fixture(scope="session")
+def iris() -> Iris:
+    return Iris(BASE)
+
+
+@pytest.fixture(scope="session")
+def seed_record() -> Record:
+    return load_record(SEED_RECORD)
+
+
+@pytest.fixture
+def seed_json() -> dict:
+    """A fresh, mutable copy of the seed record's JSON."""
+    return json.loads(SEED_RECORD.read_text(encoding="utf-8"))
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[Store]:
+    yield Store(tmp_path / "store")
+
+
+@dataclass
+class LiveServer:
+    url: str
+    settings: Settings
+    store: Store
+
+    def endpoint(self) -> str:
+        return self.url + "sparql"
+
+
+@pytest.fixture(scope="session")
+def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    """The seed ingested into a store on disk and served by waitress on 127.0.0.1."""
+    data = tmp_path_factory.mktemp("live")
+    settings = Settings(data_dir=data)
+    store = Store(settings.store_path)
+    report = ingest_paths([SEEDS], store, settings.iris, progress=False)
+    assert report.rejected == 0, [o.summary() for o in report.outcomes]
+    publish(store, settings)
+    server = create_server(create_app(settings, store), host="127.0.0.1", port=0, threads=4)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    yield LiveServer(f"http://127.0.0.1:{server.effective_port}/", settings, store)
+    server.close()

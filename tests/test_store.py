@@ -1,0 +1,112 @@
+"""The store: atomic, idempotent article replace; a set-like union default graph; entity
+merging across articles; and a lossless round trip through the dumps."""
+
+from __future__ import annotations
+
+import gzip
+
+import pyoxigraph as ox
+from rdflib import Graph, Literal
+from rdflib.compare import isomorphic
+from rdflib.namespace import RDFS, SKOS
+
+from mapper.mapping import map_record
+from mapper.namespaces import NG
+from mapper.pipeline import ingest_record
+from mapper.records import parse_record
+from server.publish import publish, write_dumps
+from server.settings import Settings
+from server.store import Store
+
+DISTINCT = "SELECT (COUNT(*) AS ?n) { SELECT DISTINCT ?s ?p ?o { ?s ?p ?o } }"
+
+
+def _count(store: Store, query: str) -> int:
+    return int(next(iter(store.query(query)))["n"].value)
+
+
+def _graph(store: Store, graph_iri) -> Graph:
+    data = ox.serialize(store.graph_triples(str(graph_iri)), format=ox.RdfFormat.N_TRIPLES)
+    return Graph().parse(data=data, format="nt")
+
+
+def _second_article(seed_json: dict) -> dict:
+    """Another article mentioning the same entities (a copy under a new id)."""
+    seed_json["article"]["id"] = "second"
+    return seed_json
+
+
+def test_ingesting_twice_changes_nothing(seed_record, iris, store):
+    ingest_record(seed_record, store, iris, "seed")
+    once = store.count()
+    ingest_record(seed_record, store, iris, "seed")
+    assert store.count() == once
+    assert once == _count(store, DISTINCT)
+
+
+def test_union_default_graph_is_a_set(seed_record, seed_json, iris, store):
+    ingest_record(seed_record, store, iris, "seed")
+    ingest_record(parse_record(_second_article(seed_json)), store, iris, "second")
+    assert len(store.named_graphs()) == 3  # two articles + entities
+    total = store.count()
+    assert total == _count(store, DISTINCT)
+    # shared entities are described once, whichever article mentions them
+    turkey = iris.linked_entity("Q43")
+    assert store.count(f"<{turkey}> owl:sameAs ?item") == 1
+
+
+def test_round_trip_mapper_store_dump(seed_record, iris, tmp_path):
+    settings = Settings(data_dir=tmp_path)
+    store = Store(settings.store_path)
+    mapped = map_record(seed_record, iris)
+    assert ingest_record(seed_record, store, iris, "seed").stored
+    assert isomorphic(_graph(store, mapped.graph_iri), mapped.graph)
+    assert isomorphic(_graph(store, iris.entities_graph), mapped.entities)
+    publish(store, settings)
+    stored_union = Graph()
+    for graph_iri in store.named_graphs():
+        stored_union += _graph(store, graph_iri)
+    for name, fmt in (("newsgraph.ttl.gz", "turtle"), ("newsgraph.nt.gz", "nt")):
+        with gzip.open(settings.dumps_dir / name, "rb") as f:
+            dumped = Graph().parse(f, format=fmt)
+        assert isomorphic(dumped, stored_union), name
+        assert isomorphic(dumped - _graph(store, iris.meta_graph),
+                          mapped.graph + mapped.entities), name
+
+
+def test_dumps_are_reproducible(seed_record, iris, tmp_path):
+    store = Store(tmp_path / "store")
+    ingest_record(seed_record, store, iris, "seed")
+    first = [p.read_bytes() for p in write_dumps(store, tmp_path / "a")]
+    second = [p.read_bytes() for p in write_dumps(store, tmp_path / "b")]
+    assert first == second
+    assert not list((tmp_path / "a").glob(".*")), "no temporary files left behind"
+
+
+def test_reingest_replaces_the_article(seed_json, iris, store):
+    ingest_record(parse_record(seed_json), store, iris, "seed")
+    event = iris.event(seed_json["article"]["id"], "e24")
+    assert store.count(f"<{event}> ?p ?o") > 0
+    seed_json["events"] = [e for e in seed_json["events"] if e["id"] != "e24"]
+    ingest_record(parse_record(seed_json), store, iris, "seed")
+    assert store.count(f"<{event}> ?p ?o") == 0
+    assert store.count(f"?e ng:eventType ?t FILTER(STRSTARTS(STR(?e), "
+                       f"\"{iris.article(seed_json['article']['id'])}\"))") == 23
+
+
+def test_entities_merge_across_articles(seed_json, iris, store):
+    ingest_record(parse_record(seed_json), store, iris, "first")
+    other = _second_article(seed_json)
+    for entity in other["entities"]:
+        if entity["wikidata"] == "Q43":
+            entity["name"] = "Republic of Turkey"
+            entity["link_score"] = 0.8
+        if entity["wikidata"] == "Q159":
+            entity["link_score"] = 1.0
+    ingest_record(parse_record(other), store, iris, "second")
+    entities = _graph(store, iris.entities_graph)
+    turkey = iris.linked_entity("Q43")
+    assert set(entities.objects(turkey, RDFS.label)) == {Literal("Turkey")}
+    assert set(entities.objects(turkey, SKOS.altLabel)) == {Literal("Republic of Turkey")}
+    scores = {float(s) for s in entities.objects(turkey, NG.linkScore)}
+    assert scores == {1.0}, "the highest score seen is kept, once"
