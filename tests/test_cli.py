@@ -1,0 +1,80 @@
+"""The `newsgraph` command, run as a real subprocess."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from conftest import SEED_RECORD, SEEDS
+
+from server.store import Store
+
+NEWSGRAPH = str(Path(sys.executable).with_name("newsgraph"))
+
+
+def run(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run([NEWSGRAPH, *args], capture_output=True, text=True, timeout=120,
+                          env={**os.environ, **(env or {})})
+
+
+def test_ingest_seeds(tmp_path):
+    result = run("--data", str(tmp_path), "ingest", str(SEEDS))
+    assert result.returncode == 0, result.stderr
+    assert "1 stored, 0 rejected" in result.stdout
+    assert (tmp_path / "dumps" / "newsgraph.ttl.gz").is_file()
+    assert Store(tmp_path / "store").count("?a a ng:Article") == 1
+
+
+def test_bad_files_are_named_and_the_rest_is_ingested(tmp_path):
+    batch = tmp_path / "batch"
+    batch.mkdir()
+    (batch / "a_good.json").write_bytes(SEED_RECORD.read_bytes())
+    (batch / "b_broken.json").write_text("{not json", encoding="utf-8")
+    record = json.loads(SEED_RECORD.read_text(encoding="utf-8"))
+    record["article"]["id"] = "offsets"
+    record["mentions"][3]["end"] += 2
+    (batch / "c_offsets.json").write_text(json.dumps(record), encoding="utf-8")
+    (batch / "d_text_only.txt").write_text("Headline\n\nBody.", encoding="utf-8")
+    result = run("--data", str(tmp_path / "data"), "ingest", str(batch))
+    assert result.returncode == 1
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    assert len(errors) == 3
+    assert any("b_broken.json: rejected: invalid JSON at line 1" in e for e in errors)
+    assert any("c_offsets.json: rejected: $.mentions[3]: text" in e for e in errors)
+    assert any("d_text_only.txt: rejected: plain text needs an extractor" in e for e in errors)
+    assert "1 stored, 3 rejected" in result.stdout
+    assert Store(tmp_path / "data" / "store").count("?a a ng:Article") == 1
+
+
+def test_missing_path_and_unsupported_file(tmp_path):
+    odd = tmp_path / "notes.md"
+    odd.write_text("# notes", encoding="utf-8")
+    result = run("--data", str(tmp_path / "data"), "ingest", str(tmp_path / "nope"), str(odd))
+    assert result.returncode == 1
+    assert "nope: rejected: no such file or folder" in result.stderr
+    assert "notes.md: rejected: unsupported file type '.md'" in result.stderr
+
+
+def test_progress_bar_on_request(tmp_path):
+    result = run("--data", str(tmp_path), "ingest", "--progress", str(SEED_RECORD))
+    assert result.returncode == 0
+    assert "ingest: 100%" in result.stderr
+
+
+def test_store_in_use_is_a_clear_error(tmp_path):
+    holder = Store(tmp_path / "store")  # holds the store's lock, as a running server would
+    result = run("--data", str(tmp_path), "ingest", str(SEED_RECORD))
+    assert result.returncode == 1
+    assert "cannot open the store" in result.stderr
+    assert "Traceback" not in result.stderr
+    del holder
+
+
+def test_bad_configuration_is_a_usage_error(tmp_path):
+    result = run("--data", str(tmp_path), "ingest", str(SEED_RECORD),
+                 env={"NEWSGRAPH_BASE": "not-an-iri"})
+    assert result.returncode == 2
+    assert "NEWSGRAPH_BASE" in result.stderr and "must be an http(s) IRI" in result.stderr

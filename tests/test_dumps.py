@@ -1,0 +1,49 @@
+"""/dumps/ over HTTP: a listing, downloads that parse, conditional and ranged requests."""
+
+from __future__ import annotations
+
+import gzip
+
+import requests
+from rdflib import Graph, URIRef
+
+
+def test_listing_in_html_and_json(live):
+    html = requests.get(live.url + "dumps/", timeout=10)
+    assert html.status_code == 200 and "newsgraph.ttl.gz" in html.text
+    listing = requests.get(live.url + "dumps/", headers={"Accept": "application/json"},
+                           timeout=10).json()["dumps"]
+    assert {d["name"] for d in listing} == {"newsgraph.ttl.gz", "newsgraph.nt.gz"}
+    assert all(d["bytes"] > 1000 for d in listing)
+
+
+def test_downloaded_dumps_parse_and_hold_the_dataset(live):
+    graphs = []
+    for name, fmt in (("newsgraph.ttl.gz", "turtle"), ("newsgraph.nt.gz", "nt")):
+        response = requests.get(live.url + "dumps/" + name, timeout=10)
+        assert response.status_code == 200
+        assert response.headers["Content-Type"] == "application/gzip"
+        graphs.append(Graph().parse(data=gzip.decompress(response.content), format=fmt))
+    turtle, ntriples = graphs
+    assert len(turtle) == len(ntriples) == live.store.count()
+    turkey = URIRef(live.settings.iris.linked_entity("Q43"))
+    assert (turkey, URIRef("http://www.w3.org/2002/07/owl#sameAs"),
+            URIRef("http://www.wikidata.org/entity/Q43")) in turtle
+
+
+def test_etag_and_byte_ranges(live):
+    url = live.url + "dumps/newsgraph.nt.gz"
+    full = requests.get(url, timeout=10)
+    etag = full.headers["ETag"]
+    assert requests.get(url, headers={"If-None-Match": etag}, timeout=10).status_code == 304
+    head = requests.get(url, headers={"Range": "bytes=0-99"}, timeout=10)
+    tail = requests.get(url, headers={"Range": "bytes=100-"}, timeout=10)
+    assert head.status_code == tail.status_code == 206
+    assert head.content + tail.content == full.content
+
+
+def test_unknown_dump_is_404_and_paths_cannot_escape(live):
+    for name in ("nope.ttl.gz", "..%2Fstore%2FCURRENT", "../store/CURRENT"):
+        response = requests.get(live.url + "dumps/" + name, timeout=10)
+        assert response.status_code == 404
+        assert "Traceback" not in response.text
