@@ -385,3 +385,81 @@ class _Builder:
                 )
             )
         return tuple(events)
+
+
+def date_to_json(date: DateValue) -> str | dict[str, str]:
+    text = str(date)
+    if "/" in text:
+        return {"earliest": date.earliest.isoformat(), "latest": date.latest.isoformat()}
+    return text
+
+
+def record_to_json(record: Record) -> dict[str, Any]:
+    """The JSON form of a record (what :func:`parse_record` reads back to an equal record).
+
+    Mentions also carry their entity's ``type`` and ``wikidata`` QID, for readers of
+    ``newsgraph extract`` output; parse_record ignores them.
+    """
+    a = record.article
+    article: dict[str, Any] = {
+        "id": a.id, "url": a.url, "headline": a.headline, "body": a.body,
+        "published": a.published.isoformat() if a.published else None,
+        "source": a.source, "publisher": a.publisher, "dateline": a.dateline,
+        "language": a.language,
+    }
+    entities = []
+    for e in record.entities.values():
+        item: dict[str, Any] = {"id": e.id, "name": e.name, "type": e.type,
+                                "wikidata": e.wikidata}
+        if e.place_type:
+            item["place_type"] = e.place_type
+        if e.link_score is not None:
+            item["link_score"] = e.link_score
+        if e.scope != "shared":
+            item["scope"] = e.scope
+        entities.append(item)
+    mentions = []
+    for m in record.mentions:
+        item = {"start": m.start, "end": m.end, "text": m.text, "kind": m.kind}
+        if m.entity:
+            entity = record.entities[m.entity]
+            item.update(entity=m.entity, type=entity.type, wikidata=entity.wikidata)
+        for name in ("title", "affiliation", "value"):
+            if getattr(m, name) is not None:
+                item[name] = getattr(m, name)
+        if m.metonymy:
+            item["metonymy"] = True
+        if m.date is not None:
+            item["date"] = date_to_json(m.date)
+        mentions.append(item)
+    events = []
+    for ev in record.events:
+        item = {
+            "id": ev.id, "type": ev.type,
+            "trigger": {"start": ev.trigger.start, "end": ev.trigger.end,
+                        "text": ev.trigger.text},
+            "participants": [
+                {"role": p.role, "entity": p.entity,
+                 **({"mention": p.mention} if p.mention is not None else {})}
+                for p in ev.participants],
+            "confidence": ev.confidence, "modality": ev.modality,
+            "background": ev.background,
+        }
+        if ev.place:
+            item["place"] = ev.place
+        if ev.date is not None:
+            item["date"] = date_to_json(ev.date)
+        if ev.reported_by:
+            item["reported_by"] = ev.reported_by
+        if ev.quantities:
+            item["quantities"] = [
+                {"kind": q.kind, "value": q.value, "qualifier": q.qualifier,
+                 **({"counts": q.counts} if q.counts else {}),
+                 **({"mention": q.mention} if q.mention is not None else {})}
+                for q in ev.quantities]
+        events.append(item)
+    return {
+        "format": "newsgraph-record/1",
+        "extractor": {"name": record.extractor_name, "version": record.extractor_version},
+        "article": article, "entities": entities, "mentions": mentions, "events": events,
+    }

@@ -98,3 +98,11 @@ def test_dates_at_every_precision(value, earliest, latest, text):
 def test_inverted_date_range_is_refused():
     with pytest.raises(ValueError, match="before earliest"):
         parse_date({"earliest": "2019-05-13", "latest": "2019-04-28"})
+
+
+def test_json_round_trip(seed_record):
+    from mapper.records import record_to_json
+
+    again = parse_record(record_to_json(seed_record))
+    assert again == seed_record
+    assert json.loads(json.dumps(record_to_json(again))) == record_to_json(seed_record)
