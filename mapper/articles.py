@@ -109,7 +109,7 @@ def read_article(path: Path, *, max_bytes: int = MAX_BYTES,
             raise ArticleError(f"unsupported file type {path.suffix or '(none)'!r}: articles "
                                "are read from .txt, .json, .html or .htm files")
         article_id = article_id_for(path)
-        text = _load_text(path, max_bytes)
+        text = load_text(path, max_bytes)
         if suffix == ".txt":
             return read_text(text, article_id, published)
         if suffix == ".json":
@@ -136,7 +136,7 @@ def article_id_for(path: Path) -> str:
     return candidate
 
 
-def _load_text(path: Path, max_bytes: int) -> str:
+def load_text(path: Path, max_bytes: int = MAX_BYTES) -> str:
     try:
         size = path.stat().st_size
         if size > max_bytes:

@@ -1,9 +1,9 @@
 """Finding the inputs to ingest in files and folders.
 
-A folder is searched recursively for article inputs. A JSON record (``X.json``) is the
-curated extraction of the text beside it (``X.txt``), so when both exist the record is used
-and the text is not read again. Plain text without a record needs an extractor, which this
-version does not have yet: it is reported, not silently dropped.
+A folder is searched recursively for article inputs: records (``.json`` with a ``format``),
+articles as JSON with metadata, plain text and HTML pages. A record ``X.json`` beside
+``X.txt`` is the curated extraction of that text, so the record is used and the text is not
+extracted again (the seed article is shipped that way).
 """
 
 from __future__ import annotations
@@ -12,9 +12,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+from mapper.articles import SUFFIXES
+
 RECORD_SUFFIX = ".json"
-TEXT_SUFFIX = ".txt"
-INPUT_SUFFIXES = (RECORD_SUFFIX, TEXT_SUFFIX)
 
 
 @dataclass(frozen=True)
@@ -29,25 +29,17 @@ def find_inputs(paths: Iterable[Path]) -> list[Input]:
     for path in paths:
         if path.is_dir():
             files = sorted(p for p in path.rglob("*") if p.is_file()
-                           and p.suffix in INPUT_SUFFIXES and not p.name.startswith("."))
-            found.extend(_classify(f, explicit=False) for f in files
-                         if not _covered_by_record(f))
+                           and p.suffix.lower() in SUFFIXES and not p.name.startswith("."))
+            found.extend(Input(f) for f in files if not _covered_by_record(f))
         elif path.is_file():
-            found.append(_classify(path, explicit=True))
+            problem = None if path.suffix.lower() in SUFFIXES else (
+                f"unsupported file type {path.suffix or '(none)'!r}; newsgraph reads "
+                f"{', '.join(SUFFIXES)} files")
+            found.append(Input(path, problem))
         else:
             found.append(Input(path, "no such file or folder"))
     return found
 
 
 def _covered_by_record(path: Path) -> bool:
-    return path.suffix == TEXT_SUFFIX and path.with_suffix(RECORD_SUFFIX).is_file()
-
-
-def _classify(path: Path, explicit: bool) -> Input:
-    if path.suffix == RECORD_SUFFIX:
-        return Input(path)
-    if path.suffix == TEXT_SUFFIX:
-        return Input(path, "plain text needs an extractor, which this version does not have "
-                           "yet; give a JSON record (see mapper/record.schema.json)")
-    return Input(path, f"unsupported file type {path.suffix or '(none)'!r}; "
-                       "newsgraph ingests JSON records (.json)")
+    return path.suffix.lower() != RECORD_SUFFIX and path.with_suffix(RECORD_SUFFIX).is_file()

@@ -5,13 +5,17 @@ Exit codes: 0 success, 1 some input rejected, 2 usage or configuration error.
 
 from __future__ import annotations
 
+import json
 import logging
 import sys
 from pathlib import Path
 
 import click
 
-from mapper.pipeline import ingest_paths
+from mapper.articles import ArticleError, ArticleSkipped
+from mapper.pipeline import Reader, ingest_paths
+from mapper.readers import find_inputs
+from mapper.records import RecordError, record_to_json
 from server.publish import publish
 from server.settings import Settings, SettingsError
 from server.store import Store, StoreError
@@ -49,18 +53,51 @@ def _open_store(settings: Settings) -> Store:
               help="Show a progress bar (default: only on a terminal).")
 @click.pass_obj
 def ingest(settings: Settings, paths: tuple[Path, ...], progress: bool | None) -> None:
-    """Ingest article records from files or folders, then rewrite the dumps."""
+    """Ingest articles (text, HTML, JSON) and records from files or folders, then rewrite
+    the dumps. Exit status 1 if any input was rejected (skipped ones do not count)."""
     store = _open_store(settings)
     report = ingest_paths(paths, store, settings.iris, progress=progress)
     for outcome in report.outcomes:
         if not outcome.stored:
-            click.echo(f"error: {outcome.summary()}", err=True)
+            label = "error" if outcome.status == "rejected" else "note"
+            click.echo(f"{label}: {outcome.summary()}", err=True)
     dumps = publish(store, settings)
     click.echo(
-        f"{report.stored} stored, {report.rejected} rejected, {report.triples} triples "
+        f"{report.stored} stored, {report.rejected} rejected, {report.skipped} skipped, "
+        f"{report.triples} triples "
         f"written; store now holds {store.count()} triples; dumps: "
         f"{', '.join(str(p) for p in dumps)}")
     sys.exit(1 if report.rejected else 0)
+
+
+@main.command()
+@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--pretty", is_flag=True, help="Indent the JSON (default: one line per article).")
+def extract(paths: tuple[Path, ...], pretty: bool) -> None:
+    """Print what the extractor reads from articles, as newsgraph-record/1 JSON.
+
+    Text, HTML and article JSON are extracted and linked to Wikidata offline; one JSON
+    document per article is written to stdout, problems to stderr.
+    """
+    reader = Reader()
+    failed = False
+    for item in find_inputs(paths):
+        try:
+            if item.problem:
+                raise ArticleError(item.problem)
+            record = reader.record(item.path)
+        except RecordError as exc:
+            failed = True
+            click.echo(f"error: {item.path}: {exc}", err=True)
+            continue
+        except (ArticleError, ArticleSkipped) as exc:
+            failed = failed or isinstance(exc, ArticleError)
+            label = "error" if isinstance(exc, ArticleError) else "skipped"
+            click.echo(f"{label}: {item.path}: {exc.reason}", err=True)
+            continue
+        click.echo(json.dumps(record_to_json(record), ensure_ascii=False,
+                              indent=2 if pretty else None))
+    sys.exit(1 if failed else 0)
 
 
 @main.command()

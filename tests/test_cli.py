@@ -8,7 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from conftest import SEED_RECORD, SEEDS
+from conftest import SEED_RECORD, SEED_TEXT, SEEDS
 
 from server.store import Store
 
@@ -37,16 +37,29 @@ def test_bad_files_are_named_and_the_rest_is_ingested(tmp_path):
     record["article"]["id"] = "offsets"
     record["mentions"][3]["end"] += 2
     (batch / "c_offsets.json").write_text(json.dumps(record), encoding="utf-8")
-    (batch / "d_text_only.txt").write_text("Headline\n\nBody.", encoding="utf-8")
+    (batch / "d_article.txt").write_bytes(SEED_TEXT.read_bytes())
+    (batch / "e_empty.txt").write_text("Headline only\n\n   ", encoding="utf-8")
+    (batch / "f_binary.txt").write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00binary")
+    (batch / "g_french.txt").write_text(
+        "Le gouvernement annonce des mesures\n\nLe ministre a déclaré mardi que le "
+        "gouvernement allait présenter un nouveau projet de loi pour les agriculteurs et que "
+        "les syndicats seraient reçus dans la semaine.", encoding="utf-8")
     result = run("--data", str(tmp_path / "data"), "ingest", str(batch))
     assert result.returncode == 1
     errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
-    assert len(errors) == 3
+    assert len(errors) == 4, result.stderr
     assert any("b_broken.json: rejected: invalid JSON at line 1" in e for e in errors)
     assert any("c_offsets.json: rejected: $.mentions[3]: text" in e for e in errors)
-    assert any("d_text_only.txt: rejected: plain text needs an extractor" in e for e in errors)
-    assert "1 stored, 3 rejected" in result.stdout
-    assert Store(tmp_path / "data" / "store").count("?a a ng:Article") == 1
+    assert any("e_empty.txt: rejected:" in e and "empty" in e for e in errors)
+    assert any("f_binary.txt: rejected:" in e and "binary" in e for e in errors)
+    assert any("g_french.txt: skipped:" in line and "English" in line
+               for line in result.stderr.splitlines())
+    assert "2 stored, 4 rejected, 1 skipped" in result.stdout
+    store = Store(tmp_path / "data" / "store")
+    assert store.count("?a a ng:Article") == 2
+    # the plain text went through extraction and linking
+    assert store.count("?e ng:eventType ngt:CONSULT ; prov:wasDerivedFrom "
+                       "<http://127.0.0.1:8080/id/article/d_article>") >= 2
 
 
 def test_missing_path_and_unsupported_file(tmp_path):
