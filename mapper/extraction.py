@@ -609,6 +609,13 @@ class RuleExtractor:
                 found.append(following[0])
             elif before:
                 found.append(before[-1])
+                for earlier in reversed(before[:-1]):  # "rescue workers and officials say"
+                    if re.fullmatch(r"\s*(?:,|and|,\s*and)\s*",
+                                    sentence.text[earlier.end - sentence.start:
+                                                  found[-1].start - sentence.start]):
+                        found.append(earlier)
+                    else:
+                        break
         return found
 
     def _event(self, state: _State, sentence: Sentence, inside: list[_Mention],
@@ -621,7 +628,10 @@ class RuleExtractor:
         after_text = body[end:sentence.end]
         sources: list[_Mention] = []
         targets: list[_Mention] = []
-        by_agent = re.match(r"(?:\s+[\w-]+){0,2}?\s+by\s", after_text)  # "offensive by X"
+        # "the offensive by X", "attacks carried out by X", "backed by X": X is the source
+        noun = body[start:end].lower() in NOUN_TRIGGERS
+        by_agent = re.match(r"(?:\s+[\w-]+){0,2}?\s+by\s" if noun else r"\s+by\s",
+                            after_text)
         right = [a for a in candidates if a.start >= end]
         left = [a for a in candidates if a.end <= start]
         if by_agent:

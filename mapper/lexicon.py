@@ -189,7 +189,7 @@ _add("RETREAT", 0.8, "withdrew,withdraw,withdrawal,withdrawn,pulled out,pull out
 _add("REQUEST", 0.75, "called on,called for,calls for,call for,calls on,urged,urges,urge,"
      "appealed,appeal,appeals,asked,demanded,demands,demand,requested,request,pressure,"
      "pressed,push,pushed,sought,seeking,invited")
-_add("ACCUSE", 0.8, "accused,accuses,accuse,accusation,accusations,blamed,blames,blame,"
+_add("ACCUSE", 0.8, "called,accused,accuses,accuse,accusation,accusations,blamed,blames,blame,"
      "condemned,condemns,condemn,criticised,criticized,criticism,denounced,alleged,"
      "violation,violating,violated,charged")
 _add("REJECT", 0.75, "rejected,rejects,reject,refused,refuses,refuse,dismissed,vetoed,"

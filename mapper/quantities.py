@@ -112,12 +112,28 @@ def count_kind(sentence: str, number_start: int) -> tuple[str, str] | None:
                           r"members|prisoners|hostages|families|facilities|hospitals|schools|"
                           r"homes|houses|buildings|[a-z]+s))\b", after)
     counted = noun_match.group(1) if noun_match else None
+    # the counted noun says what is counted, the verb what happened to it ("arrested 35
+    # protesters" are arrests); the noun decides only when nothing else does
+    masked = sentence
+    if noun_match:
+        noun_start = number_start + noun_match.start(1)
+        masked = sentence[:noun_start] + " " * len(counted or "") + \
+            sentence[noun_start + len(counted or ""):]
+    best: tuple[int, str] | None = None
+    for text in (masked, sentence):
+        best = _nearest_kind(text, number_start)
+        if best is not None:
+            break
+    if best is None or best[0] > 90:
+        return None
+    return best[1], counted or ""
+
+
+def _nearest_kind(sentence: str, number_start: int) -> tuple[int, str] | None:
     best: tuple[int, str] | None = None
     for kind, pattern in KIND_WORDS:
         for m in re.finditer(pattern, sentence, re.I):
             distance = abs(m.start() - number_start)
             if best is None or distance < best[0]:
                 best = (distance, kind)
-    if best is None or best[0] > 90:
-        return None
-    return best[1], counted or ""
+    return best
