@@ -20,10 +20,9 @@ import time
 from collections import Counter, defaultdict
 from pathlib import Path
 
-from mapper.gazetteer import Gazetteer
-
 from mapper.articles import read_article
 from mapper.extraction import RuleExtractor
+from mapper.gazetteer import Gazetteer
 from mapper.records import Event, Record, load_record
 
 ROOT = Path(__file__).resolve().parent.parent
