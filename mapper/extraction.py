@@ -541,10 +541,9 @@ class RuleExtractor:
     # --- entities -------------------------------------------------------------------------
 
     def _best(self, surface: str) -> KbEntry | None:
-        candidates = self.kb.lookup(surface)
-        if not candidates:
-            return None
-        return max(candidates, key=lambda c: (c.score, c.entry.prior)).entry
+        """The gazetteer's reading of a name out of context (the linker decides later)."""
+        candidate = self.kb.best(surface)
+        return candidate.entry if candidate else None
 
     def _state_entity(self, state: _State, country: KbEntry) -> str:
         return state.entity("state:" + country.qid, country.label, "State")
