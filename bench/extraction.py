@@ -22,7 +22,7 @@ from pathlib import Path
 
 from mapper.articles import read_article
 from mapper.extraction import RuleExtractor
-from mapper.gazetteer import Gazetteer
+from mapper.pipeline import Reader
 from mapper.records import Event, Record, load_record
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -119,6 +119,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description="Score and time the default extractor.")
     parser.add_argument("--gold", type=Path, default=ROOT / "tests" / "gold")
     parser.add_argument("--repeat", type=int, default=20)
+    parser.add_argument("--extractor", choices=("rules", "spacy"), default="rules")
     parser.add_argument("--without-seed", action="store_true",
                         help="score the gold folder alone (for the held-out set)")
     args = parser.parse_args()
@@ -126,11 +127,12 @@ def main() -> None:
     if not args.without_seed:
         pairs.insert(0, (ROOT / "seeds" / "000_50fb227fe682e39d.txt",
                          load_record(ROOT / "seeds" / "000_50fb227fe682e39d.json")))
-    extractor = RuleExtractor(Gazetteer.load())
+    extractor = Reader(args.extractor).extractor
     scores = Scores()
     for text, gold in pairs:
         scores.add(gold, extract(extractor, text, gold))
 
+    print(f"extractor {extractor.name} {extractor.version}")
     print(f"{len(pairs)} articles from {args.gold.relative_to(ROOT)}"
           f"{'' if args.without_seed else ' and the seed'}, "
           f"{sum(len(g.mentions) for _, g in pairs)} gold mentions, "

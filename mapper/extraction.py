@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from mapper.dates import find_dates
 from mapper.gazetteer import Gazetteer, KbEntry
@@ -130,6 +130,7 @@ class _State:
     published: dt.date | None
     entities: dict[str, _Entity] = field(default_factory=dict)
     mentions: list[_Mention] = field(default_factory=list)
+    analysis: object = None  # the name finder's reading of the whole text, if it has one
 
     def taken(self, start: int, end: int) -> bool:
         return any(m.start < end and start < m.end for m in self.mentions)
@@ -158,6 +159,7 @@ class RuleExtractor:
 
     def extract(self, article: Article, dateline_span: tuple[int, int] | None = None) -> Record:
         state = _State(article.body, article.published)
+        state.analysis = self._analyse(article.body)
         sentences = split_sentences(article.body)
         for d in find_dates(article.body, article.published):
             state.add(_Mention(d.start, d.end, d.text, "date", date=d.value))
@@ -177,7 +179,24 @@ class RuleExtractor:
         events = []
         for sentence in sentences:
             events.extend(self._events(state, sentence, dateline_span, len(events)))
-        return _record(article, state, events)
+        publisher = None
+        if article.source:
+            entry = self.kb.best(article.source, {"Organization"})
+            if entry is not None:
+                publisher = self._entity_for(state, entry.entry.label, entry.entry,
+                                             "Organization")
+        dateline = next((m.entity for m in state.mentions
+                         if dateline_span and m.start == dateline_span[0]), None)
+        return _record(article, state, events, self, publisher, dateline)
+
+    def _analyse(self, body: str) -> object:
+        """Whatever the name finder needs from the whole text (nothing for the rules)."""
+        return None
+
+    def _name_chunks(self, state: _State, sentence: Sentence
+                     ) -> list[list[tuple[int, int, str]]]:
+        """Candidate names in a sentence, as runs of (start, end, token)."""
+        return _chunks(sentence)
 
     # --- places with a direction, datelines ------------------------------------------------
 
@@ -209,7 +228,7 @@ class RuleExtractor:
 
     def _names(self, state: _State, sentence: Sentence) -> None:
         credit = bool(_CREDIT.match(sentence.text))
-        for chunk in _chunks(sentence):
+        for chunk in self._name_chunks(state, sentence):
             for part in _split_at_taken(state, chunk):
                 if credit:
                     self._credit_place(state, sentence, part)
@@ -885,7 +904,8 @@ def _modality(body: str, sentence: Sentence, start: int) -> str:
     return "asserted"
 
 
-def _record(article: Article, state: _State, events: list[Event]) -> Record:
+def _record(article: Article, state: _State, events: list[Event], extractor: RuleExtractor,
+            publisher: str | None, dateline: str | None) -> Record:
     ids: dict[str, str] = {}
     entities: dict[str, Entity] = {}
     for key, e in state.entities.items():
@@ -910,5 +930,7 @@ def _record(article: Article, state: _State, events: list[Event]) -> Record:
                  "place": ids[ev.place] if ev.place else None,
                  "reported_by": ids[ev.reported_by] if ev.reported_by else None})
         for ev in events)
+    article = replace(article, publisher=ids[publisher] if publisher else None,
+                      dateline=ids[dateline] if dateline else None)
     return Record(article=article, entities=entities, mentions=mentions, events=fixed,
-                  extractor_name=EXTRACTOR_NAME, extractor_version=EXTRACTOR_VERSION)
+                  extractor_name=extractor.name, extractor_version=extractor.version)

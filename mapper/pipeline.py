@@ -84,9 +84,18 @@ class IngestReport:
         return sum(o.triples for o in self.outcomes)
 
 
+EXTRACTORS = ("rules", "spacy")
+
+
 class Reader:
-    """Turns an input file into a record; the gazetteer is loaded only when an article needs
-    extracting, so ingesting records alone stays fast."""
+    """Turns an input file into a record; the gazetteer (and a spaCy pipeline) is loaded only
+    when an article needs extracting, so ingesting records alone stays fast."""
+
+    def __init__(self, extractor: str = "rules"):
+        if extractor not in EXTRACTORS:
+            raise ValueError(f"unknown extractor {extractor!r}; choose one of "
+                             f"{', '.join(EXTRACTORS)}")
+        self.extractor_name = extractor
 
     def record(self, path: Path) -> Record:
         """Raises RecordError, ArticleError or ArticleSkipped with a reason."""
@@ -111,6 +120,10 @@ class Reader:
 
     @cached_property
     def extractor(self) -> RuleExtractor:
+        if self.extractor_name == "spacy":
+            from mapper.spacy_extraction import SpacyExtractor  # optional dependency
+
+            return SpacyExtractor(self.kb)
         return RuleExtractor(self.kb)
 
 

@@ -13,9 +13,10 @@ from pathlib import Path
 import click
 
 from mapper.articles import ArticleError, ArticleSkipped
-from mapper.pipeline import Reader, ingest_paths
+from mapper.pipeline import EXTRACTORS, Reader, ingest_paths
 from mapper.readers import find_inputs
 from mapper.records import RecordError, record_to_json
+from mapper.spacy_extraction import ExtractorUnavailable
 from server.publish import publish
 from server.settings import Settings, SettingsError
 from server.store import Store, StoreError
@@ -47,16 +48,37 @@ def _open_store(settings: Settings) -> Store:
         raise click.ClickException(str(exc)) from exc
 
 
+EXTRACTOR_OPTION = click.option(
+    "--extractor", type=click.Choice(EXTRACTORS), envvar="NEWSGRAPH_EXTRACTOR",
+    default="rules", show_default=True,
+    help="Extractor for text, HTML and article JSON [env NEWSGRAPH_EXTRACTOR]; 'spacy' "
+         "needs `make spacy`.")
+
+
+def _reader(extractor: str) -> Reader:
+    """A reader; a model-based extractor is loaded now, so a missing model fails first."""
+    reader = Reader(extractor)
+    if extractor != "rules":
+        try:
+            reader.extractor  # noqa: B018
+        except ExtractorUnavailable as exc:
+            raise click.ClickException(str(exc)) from exc
+    return reader
+
+
 @main.command()
 @click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("--progress/--no-progress", default=None,
               help="Show a progress bar (default: only on a terminal).")
+@EXTRACTOR_OPTION
 @click.pass_obj
-def ingest(settings: Settings, paths: tuple[Path, ...], progress: bool | None) -> None:
+def ingest(settings: Settings, paths: tuple[Path, ...], progress: bool | None,
+           extractor: str) -> None:
     """Ingest articles (text, HTML, JSON) and records from files or folders, then rewrite
     the dumps. Exit status 1 if any input was rejected (skipped ones do not count)."""
     store = _open_store(settings)
-    report = ingest_paths(paths, store, settings.iris, progress=progress)
+    reader = _reader(extractor)
+    report = ingest_paths(paths, store, settings.iris, progress=progress, reader=reader)
     for outcome in report.outcomes:
         if not outcome.stored:
             label = "error" if outcome.status == "rejected" else "note"
@@ -73,13 +95,14 @@ def ingest(settings: Settings, paths: tuple[Path, ...], progress: bool | None) -
 @main.command()
 @click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("--pretty", is_flag=True, help="Indent the JSON (default: one line per article).")
-def extract(paths: tuple[Path, ...], pretty: bool) -> None:
+@EXTRACTOR_OPTION
+def extract(paths: tuple[Path, ...], pretty: bool, extractor: str) -> None:
     """Print what the extractor reads from articles, as newsgraph-record/1 JSON.
 
     Text, HTML and article JSON are extracted and linked to Wikidata offline; one JSON
     document per article is written to stdout, problems to stderr.
     """
-    reader = Reader()
+    reader = _reader(extractor)
     failed = False
     for item in find_inputs(paths):
         try:
