@@ -820,6 +820,12 @@ def _disambiguate(trigger: str, sentence: str, match: re.Match[str]) -> str | No
                 re.search(r"\b(?:was|were|been|being|is|are)\s$", before):
             return None
         return "CONSULT"
+    if event_type == "AID" and re.match(r"(?:\s+\S+){0,4}?\s+(?:troops|soldiers|police|"
+                                        r"forces|reinforcements|officers|units)\b", after):
+        return "MOBILIZE"  # "sent 2,000 troops"
+    if trigger in ("sent", "send", "sending", "provide", "providing") and re.search(
+            r"\b(?:letter|message|signal|invitation|note|statement)\b", after):
+        return None
     if trigger in ("requested", "asked") and re.match(r"\s+anonymity", after):
         return None
     if trigger == "called":

@@ -171,6 +171,7 @@ def _add(event_type: str, confidence: float, words: str) -> None:
 
 _add("CONSULT", 0.8, "discussed,discuss,discusses,discussing,talks,held talks,hold talks,"
      "met,meet,meets,meeting,visited,visit,visits,visiting,consulted,consultations,spoke with,"
+     "spoke,spoken,consult,consulting,"
      "spoke to,phone call,telephone call,summit,hosted,received,told,negotiations,negotiated,"
      "negotiating,conferred")
 _add("AGREE", 0.8, "agreed,agree,agrees,agreement,signed,sign,signing,accord,ceasefire,"
@@ -179,7 +180,9 @@ _add("AGREE", 0.8, "agreed,agree,agrees,agreement,signed,sign,signing,accord,cea
 _add("SUPPORT", 0.75, "backed,backs,backing,supported,supports,support,endorsed,endorse,"
      "praised,welcomed,welcomes,recognised,recognized,defended,sided with")
 _add("COOPERATE", 0.75, "cooperate,cooperation,cooperated,worked together,work together,"
-     "working together,joint,collaborate,collaborated,partnership,allied,coordinated")
+     "working together,collaborate,collaborated,partnership,allied,coordinated")
+_add("AID", 0.75, "sent,send,sending,shipped,distributed,distributing,provide,providing,"
+     "delivering,airdropped")
 _add("AID", 0.8, "aid,assistance,delivered,deliveries,delivery,donated,donation,relief,"
      "provided,supplies,sent food,airlifted,evacuated,rescued,shelter,funding")
 _add("CONCEDE", 0.7, "released,freed,release,conceded,concession,concessions,eased,lifted,"
@@ -189,7 +192,7 @@ _add("RETREAT", 0.8, "withdrew,withdraw,withdrawal,withdrawn,pulled out,pull out
 _add("REQUEST", 0.75, "called on,called for,calls for,call for,calls on,urged,urges,urge,"
      "appealed,appeal,appeals,asked,demanded,demands,demand,requested,request,pressure,"
      "pressed,push,pushed,sought,seeking,invited")
-_add("ACCUSE", 0.8, "called,accused,accuses,accuse,accusation,accusations,blamed,blames,blame,"
+_add("ACCUSE", 0.8, "called,accusing,accused,accuses,accuse,accusation,accusations,blamed,blames,blame,"
      "condemned,condemns,condemn,criticised,criticized,criticism,denounced,alleged,"
      "violation,violating,violated,charged")
 _add("REJECT", 0.75, "rejected,rejects,reject,refused,refuses,refuse,dismissed,vetoed,"
@@ -198,7 +201,8 @@ _add("THREATEN", 0.75, "threatened,threatens,threaten,threat,threats,warned,warn
      "ultimatum,collapse,vowed")
 _add("PROTEST", 0.85, "protest,protests,protested,protesting,protesters,demonstration,"
      "demonstrations,demonstrated,rally,rallies,rallied,marched,march,sit-in,"
-     "general strike,went on strike,strike action,walkout,hunger strike")
+     "general strike,went on strike,strike action,walkout,hunger strike,blocked,blockade,"
+     "blockading")
 _add("SANCTION", 0.85, "sanctions,sanctioned,sanction,embargo,froze,frozen,freeze,"
      "asset freeze,expelled,expel,expulsion,suspended,suspend,banned,blacklisted,tariffs,"
      "severed,cut ties,recalled")
@@ -214,4 +218,4 @@ _add("ASSAULT", 0.8, "attack,attacks,attacked,attacking,offensive,counterattack,
      "killed,kills,killing,ambush,ambushed,explodes,exploded,explosion,fired,shot,"
      "struck,hit,assault,assaulted,massacre,stormed,invaded,invasion,dropped,"
      "suicide bombing,rocket fire,rockets,drone strike,gunfire,raze,destroyed,torched,"
-     "looted,executed,beheaded,opened fire")
+     "looted,executed,beheaded,opened fire,threw,hurled,overran,shootout,targeted")
