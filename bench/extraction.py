@@ -133,7 +133,7 @@ def main() -> None:
         scores.add(gold, extract(extractor, text, gold))
 
     print(f"extractor {extractor.name} {extractor.version}")
-    print(f"{len(pairs)} articles from {args.gold.relative_to(ROOT)}"
+    print(f"{len(pairs)} articles from {args.gold}"
           f"{'' if args.without_seed else ' and the seed'}, "
           f"{sum(len(g.mentions) for _, g in pairs)} gold mentions, "
           f"{sum(len(g.events) for _, g in pairs)} gold events\n")
