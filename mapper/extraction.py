@@ -81,6 +81,7 @@ NATIONAL_BODY_PAIRS = frozenset(
 )
 _TOKEN = re.compile(r"(?:[A-Z]\.){2,}|\w+(?:-\w+)*")
 _NAME_PARTICLES = frozenset("al bin ibn de da del van von la le el of for the".split())
+_ANAPHORIC_PLACES = frozenset("country capital region area border".split())
 _LEADING_PARTICLES = frozenset("al el bin ibn".split())  # "al Qaeda"
 _PARTICLE_NAME = re.compile(r"(?:al|el|bin|ibn|abu|de|da|van|von)-[A-Z]")  # "al-Assad"
 _CREDIT = re.compile(r"^(?:\(?(?:Reporting|Writing|Editing|Additional reporting|Compiled) by\b|"
@@ -213,8 +214,10 @@ class RuleExtractor:
             state.add(_Mention(at, at + len(text), text, "place", entity=key))
 
     def _regions(self, state: _State, sentence: Sentence) -> None:
-        pattern = rf"\b((?:{'|'.join(DIRECTIONS)})\s+([A-Z][\w-]+))"
-        for match in re.finditer(pattern, sentence.text, re.IGNORECASE):
+        # lower case only: a capitalised direction is part of a name ("South Korea")
+        suffixes = "|".join(PLACE_SUFFIXES)
+        pattern = rf"\b((?:{'|'.join(DIRECTIONS)})\s+([A-Z][\w-]+))(?!\s+(?:{suffixes})\b)"
+        for match in re.finditer(pattern, sentence.text):
             entry = self._best(match.group(2))
             if not entry or entry.type not in ("State", "Place"):
                 continue
@@ -376,6 +379,14 @@ class RuleExtractor:
         if n_tokens == 1 and re.search(r"(?:ian|ean|ern|ese|ish|can)$", text) and not (
                 entry and entry.label == text):
             return  # an adjective ("Western", "European"), not a name
+        settlement = re.match(r"\s+(village|town|city)\b", body[end:end + 10]) or re.search(
+            r"\b(?:village|town|city|township|district) of\s$", body[max(0, start - 20):start])
+        if settlement and (entry is None or entry.type == "Place"):
+            key = self._place_key(state, text, None) or state.entity(
+                "place:" + slug(text), text, "Place", "village" if "village" in
+                settlement.group(0) else "city")
+            state.add(_Mention(start, end, text, "place", entity=key))
+            return  # "the village of Boni", "Ywa Thit village"
         if suffix:
             place_type = PLACE_SUFFIXES[suffix.group(1)]
             full_end = end + suffix.end()
@@ -461,8 +472,9 @@ class RuleExtractor:
             if mods[0][:1].isupper() and words and words[-1] in _LEADING_PARTICLES:
                 mods.insert(0, words.pop())  # "al Qaeda-inspired"
         det = words[-1] if words and words[-1].lower() in DETERMINERS else None
-        if kind == "place" and det is None:
-            return  # "areas" alone is too vague to be a place
+        if kind == "place" and (det is None or (head in _ANAPHORIC_PLACES
+                                                 and det.lower() in ("a", "an"))):
+            return  # "areas" alone, "a country": too vague to be a place
         end = sentence.start + match.end()
         while True:
             phrase = " ".join(([det] if det else []) + mods + [head_text])

@@ -58,6 +58,7 @@ PLACE_SUFFIXES = {
     "province": "province", "governorate": "province", "region": "region",
     "state": "province", "district": "district", "county": "district",
     "prefecture": "province", "oblast": "province", "department": "province",
+    "township": "district", "municipality": "district",
 }
 DIRECTIONS = (
     "north south east west northeast northwest southeast southwest northern southern "
@@ -147,7 +148,7 @@ NOUN_TRIGGERS = frozenset(
 #: described actors; "the country" and "the capital" refer back to the last such place.
 PLACE_HEADS = frozenset(
     "areas area zone stronghold enclave enclaves camp camps outskirts country region capital "
-    "border city town".split()
+    "border".split()
 )
 #: Nouns after which a nationality adjective is not an actor ("a new Syrian constitution").
 NOT_ACTOR_NOUNS = frozenset(
@@ -192,7 +193,8 @@ _add("RETREAT", 0.8, "withdrew,withdraw,withdrawal,withdrawn,pulled out,pull out
 _add("REQUEST", 0.75, "called on,called for,calls for,call for,calls on,urged,urges,urge,"
      "appealed,appeal,appeals,asked,demanded,demands,demand,requested,request,pressure,"
      "pressed,push,pushed,sought,seeking,invited")
-_add("ACCUSE", 0.8, "called,accusing,accused,accuses,accuse,accusation,accusations,blamed,blames,blame,"
+_add("ACCUSE", 0.8, "called,accusing,accused,accuses,accuse,accusation,accusations,blamed,"
+     "blames,blame,"
      "condemned,condemns,condemn,criticised,criticized,criticism,denounced,alleged,"
      "violation,violating,violated,charged")
 _add("REJECT", 0.75, "rejected,rejects,reject,refused,refuses,refuse,dismissed,vetoed,"
