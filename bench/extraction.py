@@ -15,10 +15,10 @@ from __future__ import annotations
 
 import argparse
 import re
-import statistics
-import time
 from collections import Counter, defaultdict
 from pathlib import Path
+
+from timing import timed
 
 from mapper.articles import read_article
 from mapper.extraction import RuleExtractor
@@ -160,19 +160,10 @@ def main() -> None:
         common = ", ".join(f"{g}->{p} {n}" for (g, p), n in scores.confusions.most_common(6))
         print(f"most common type confusions: {common}")
 
-    reads = [(text, gold) for text, gold in pairs]
-    extract_times, baseline_times = [], []
-    for _ in range(args.repeat):
-        start = time.perf_counter()
-        for text, gold in reads:
-            extract(extractor, text, gold)
-        extract_times.append(time.perf_counter() - start)
-        start = time.perf_counter()
-        for text, _gold in reads:
-            load_record(text.with_suffix(".json"))
-        baseline_times.append(time.perf_counter() - start)
-    per_article = statistics.median(extract_times) / len(reads)
-    baseline = statistics.median(baseline_times) / len(reads)
+    per_article = timed(lambda: [extract(extractor, text, gold) for text, gold in pairs],
+                        args.repeat) / len(pairs)
+    baseline = timed(lambda: [load_record(text.with_suffix(".json")) for text, _ in pairs],
+                     args.repeat) / len(pairs)
     print(f"\nthroughput (one core): {1 / per_article:.0f} articles/s "
           f"({per_article * 1000:.2f} ms per article, "
           f"{per_article / baseline:.1f}x the time to read and check its gold record)")

@@ -11,15 +11,13 @@ mention (pyshacl re-parses it per focus node) against one query per article text
 from __future__ import annotations
 
 import argparse
-import statistics
 import tempfile
-import time
-from collections.abc import Callable
 from pathlib import Path
 
 import pyoxigraph as ox
 from pyshacl import validate as shacl_validate
 from rdflib import RDF, Graph, Literal, Namespace
+from timing import timed
 
 from mapper.mapping import map_record
 from mapper.namespaces import NG, Iris
@@ -38,16 +36,6 @@ PER_MENTION_QUERY = """
         FILTER (?end <= ?begin || ?end > STRLEN(?text)
                 || SUBSTR(?text, ?begin + 1, ?end - ?begin) != ?anchor)
     }"""
-
-
-def timed(fn: Callable[[], object], repeat: int) -> float:
-    """Median wall time of ``repeat`` calls, in seconds."""
-    samples = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        fn()
-        samples.append(time.perf_counter() - start)
-    return statistics.median(samples)
 
 
 def per_mention_shapes() -> Graph:

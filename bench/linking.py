@@ -26,11 +26,11 @@ import csv
 import gzip
 import json
 import re
-import statistics
-import time
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+
+from timing import timed
 
 from mapper.gazetteer import KB_PATH, Gazetteer
 from mapper.kb_build import DEFAULT_SOURCE, FILES, aida_type
@@ -41,14 +41,6 @@ ROOT = Path(__file__).resolve().parent.parent
 SEED = ROOT / "seeds" / "000_50fb227fe682e39d.json"
 GOLD = ROOT / "tests" / "gold"
 
-
-def timed(fn: Callable[[], object], repeat: int) -> float:
-    samples = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        fn()
-        samples.append(time.perf_counter() - start)
-    return statistics.median(samples)
 
 
 @dataclass
