@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 
 from mapper.dates import find_dates
 from mapper.gazetteer import Gazetteer, KbEntry
@@ -48,7 +48,6 @@ from mapper.namespaces import slug
 from mapper.quantities import count_kind, find_quantities
 from mapper.records import (
     Article,
-    DateValue,
     Entity,
     Event,
     Mention,
@@ -107,18 +106,10 @@ class _Entity:
     head: str | None = None  # head noun, for "the army" -> "Syrian army"
 
 
-@dataclass
-class _Mention:
-    start: int
-    end: int
-    text: str
-    kind: str
-    entity: str | None = None
-    title: str | None = None
-    affiliation: str | None = None
-    metonymy: bool = False
-    date: DateValue | None = None
-    value: int | None = None
+@dataclass(frozen=True)
+class _Mention(Mention):
+    """A mention while reading: ``entity`` and ``affiliation`` are working keys, not ids."""
+
     qualifier: str = "exactly"
     modifier: bool = False  # a nationality in front of a title: an affiliation, not a party
 
@@ -935,12 +926,13 @@ def _record(article: Article, state: _State, events: list[Event], extractor: Rul
         entities[entity_id] = Entity(id=entity_id, name=e.name, type=e.type,
                                      place_type=e.place_type if e.type == "Place" else None,
                                      scope=e.scope)
-    mentions = tuple(
-        Mention(start=m.start, end=m.end, text=m.text, kind=m.kind,
-                entity=ids[m.entity] if m.entity else None, title=m.title,
-                affiliation=ids[m.affiliation] if m.affiliation else None,
-                metonymy=m.metonymy, date=m.date, value=m.value)
-        for m in state.mentions)
+    def record_mention(m: _Mention) -> Mention:
+        values = {f.name: getattr(m, f.name) for f in fields(Mention)}
+        values["entity"] = ids[m.entity] if m.entity else None
+        values["affiliation"] = ids[m.affiliation] if m.affiliation else None
+        return Mention(**values)
+
+    mentions = tuple(record_mention(m) for m in state.mentions)
     fixed = tuple(
         Event(**{**ev.__dict__,
                  "participants": tuple(Participant(p.role, ids[p.entity], p.mention)
