@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import os
 import re
 import unicodedata
 from dataclasses import dataclass
@@ -41,6 +42,8 @@ from pathlib import Path
 
 KB_PATH = Path(__file__).with_name("kb") / "gazetteer.json.gz"
 FORMAT = "newsgraph-gazetteer/1"
+#: Environment variable naming another gazetteer file, e.g. one `newsgraph kb refresh` wrote.
+GAZETTEER_ENV = "NEWSGRAPH_GAZETTEER"
 
 HOW_SCORE = {"exact": 1.0, "alias": 0.95, "demonym": 0.95, "abbreviation": 0.95,
              "normalised": 0.9}
@@ -135,8 +138,8 @@ class Gazetteer:
 
     @classmethod
     def load(cls, path: Path | None = None) -> Gazetteer:
-        """The gazetteer at ``path`` (default: the built one in ``mapper/kb``), read once."""
-        return _load(Path(path) if path is not None else KB_PATH)
+        """The gazetteer at ``path`` (default: :func:`configured_path`), read once."""
+        return _load(Path(path) if path is not None else configured_path())
 
     def __len__(self) -> int:
         return len(self._entries)
@@ -277,6 +280,12 @@ class Gazetteer:
         """The most populous capital of a state."""
         cities = self.capitals(state_qid)
         return max(cities, key=lambda e: (e.population or 0, e.qid)) if cities else None
+
+
+def configured_path() -> Path:
+    """``$NEWSGRAPH_GAZETTEER`` when set (a refreshed gazetteer), else the built one."""
+    configured = os.environ.get(GAZETTEER_ENV, "").strip()
+    return Path(configured) if configured else KB_PATH
 
 
 @cache

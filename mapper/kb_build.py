@@ -26,6 +26,7 @@ import gzip
 import hashlib
 import json
 import math
+import os
 import re
 import sys
 import unicodedata
@@ -55,6 +56,7 @@ LICENCE = {
     "aida": "CC-BY-SA-3.0",
     "verified": "facts",
     "newsgraph": "CC-BY-4.0",
+    "wikidata": "CC0-1.0",
 }
 LICENCES = {
     "PD": "public domain (Natural Earth; mirror CC0)",
@@ -65,6 +67,8 @@ LICENCES = {
     "facts": "identifiers verified against the sources above (shared/data/verified_qids.tsv)",
     "CC-BY-4.0": "facts written by the newsgraph project (demonyms, abbreviations, types "
                  "of the verified entities), CC BY 4.0 like newsgraph's data",
+    "CC0-1.0": "Wikidata (CC0 1.0), retrieved from the Wikidata Query Service by "
+               "`newsgraph kb refresh`",
 }
 QID = re.compile(r"Q[1-9][0-9]*")
 
@@ -590,6 +594,16 @@ class Builder:
         self.verified()
         self.demonyms()
         self.check()
+        files = {name: {"file": path, "sha256_16": sha16(self.source / path)}
+                 for name, path in sorted(FILES.items())}
+        split = {"rule": "AIDA documents with sha256('aida-dev:' + doc_id) mod 10 < 3 are "
+                         "held out; only the others give surface forms",
+                 "held_out": held, "training": len(training)}
+        return self.assemble(files, split)
+
+    def assemble(self, files: dict, split: dict) -> dict:
+        """The gazetteer data (``newsgraph-gazetteer/1``) from the entries and aliases held;
+        also used by :mod:`mapper.kb_refresh` on a builder seeded with a built gazetteer."""
         columns = ["qid", "label", "type", "place_type", "country", "lat", "lon",
                    "population", "prior", "source", "licence"]
         rows = []
@@ -608,14 +622,12 @@ class Builder:
             [key, a["text"], qid, a["derivation"], a["count"]]
             for (key, qid), a in self.aliases.items() if qid in self.entries)
         capitals = sorted([city, state] for city, state in self.capitals.items())
+        used = {tag for row in rows for tag in row[10].split(";")}
         return {
             "format": FORMAT,
-            "licences": LICENCES,
-            "sources": {name: {"file": path, "sha256_16": sha16(self.source / path)}
-                        for name, path in sorted(FILES.items())},
-            "split": {"rule": "AIDA documents with sha256('aida-dev:' + doc_id) mod 10 < 3 "
-                              "are held out; only the others give surface forms",
-                      "held_out": held, "training": len(training)},
+            "licences": {tag: text for tag, text in LICENCES.items() if tag in used},
+            "sources": files,
+            "split": split,
             "entries": {"columns": columns, "rows": rows},
             "aliases": {"columns": ["key", "text", "qid", "derivation", "count"],
                         "rows": aliases},
@@ -625,11 +637,23 @@ class Builder:
 
 
 def write(data: dict, notes: Counter, out: Path) -> Path:
-    out.mkdir(parents=True, exist_ok=True)
-    raw = json.dumps(data, ensure_ascii=False, separators=(",", ":"), sort_keys=True)
-    path = out / KB_FILE
-    path.write_bytes(gzip.compress(raw.encode("utf-8"), compresslevel=9, mtime=0))
+    path = write_gazetteer(data, out / KB_FILE)
     (out / "README.md").write_text(readme(data, notes, path), encoding="utf-8")
+    return path
+
+
+def write_gazetteer(data: dict, path: Path) -> Path:
+    """Write the gazetteer file: compact, sorted JSON, gzip without a timestamp (the same data
+    gives the same bytes), to a temporary file renamed into place, so a failed write leaves
+    the previous file untouched."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    raw = json.dumps(data, ensure_ascii=False, separators=(",", ":"), sort_keys=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        tmp.write_bytes(gzip.compress(raw.encode("utf-8"), compresslevel=9, mtime=0))
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
     return path
 
 

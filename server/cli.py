@@ -144,3 +144,129 @@ def serve(settings: Settings, host: str | None, port: int | None,
                f"(SPARQL at /sparql, dumps at /dumps/)")
     waitress_serve(app, host=settings.host, port=settings.port, threads=settings.threads,
                    ident="newsgraph")
+
+
+# --- Wikidata alignment: kb refresh, link --online, enrich, link-report ----------------------
+# (mapper/wikidata.py is the one HTTP client; settings NEWSGRAPH_WIKIDATA_*, NEWSGRAPH_CONTACT)
+
+
+def _wikidata_client(settings: Settings):
+    from mapper.wikidata import WikidataClient, WikidataConfig, WikidataConfigError
+
+    try:
+        return WikidataClient(WikidataConfig.from_env(settings.data_dir))
+    except WikidataConfigError as exc:
+        raise click.UsageError(str(exc)) from exc
+
+
+@main.group()
+def kb() -> None:
+    """The Wikidata gazetteer used for linking."""
+
+
+@kb.command("refresh")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path),
+              help="Where to write the gazetteer [default DATA/kb/gazetteer.json.gz].")
+@click.option("--min-population", type=click.IntRange(min=0), default=100_000,
+              show_default=True, help="Smallest city population fetched.")
+@click.pass_obj
+def kb_refresh(settings: Settings, out: Path | None, min_population: int) -> None:
+    """Build a larger gazetteer from the Wikidata Query Service (countries, first-level
+    divisions, cities, heads of state and government and ministers, international and armed
+    organisations) merged into the built one. A failed refresh writes nothing. Point
+    NEWSGRAPH_GAZETTEER at the result to use it."""
+    from mapper.kb_refresh import refresh
+    from mapper.wikidata import WikidataError
+
+    client = _wikidata_client(settings)
+    out = out or settings.data_dir / "kb" / "gazetteer.json.gz"
+    try:
+        report = refresh(client, out, min_population=min_population,
+                         progress=lambda line: click.echo(line, err=True))
+    except WikidataError as exc:
+        raise click.ClickException(f"{exc}; nothing was written ({out} is unchanged)") from exc
+    except OSError as exc:
+        raise click.ClickException(f"cannot write {out}: {exc}; it is unchanged") from exc
+    click.echo(report.summary())
+    click.echo(f"to use it: export NEWSGRAPH_GAZETTEER={report.path}")
+
+
+@main.command()
+@click.option("--online", is_flag=True,
+              help="Search Wikidata's API for the store's unlinked entities (required: "
+                   "offline linking happens at ingest).")
+@click.option("--dry-run", is_flag=True, help="Show the decisions, write nothing.")
+@click.option("--verbose", "-v", is_flag=True, help="Also show the entities left unlinked.")
+@click.pass_obj
+def link(settings: Settings, online: bool, dry_run: bool, verbose: bool) -> None:
+    """Link unlinked entities of the store to Wikidata (conservatively: exact name, agreeing
+    type, one candidate). Linked entities keep their IRI and gain owl:sameAs."""
+    from mapper.reconcile import reconcile
+    from mapper.wikidata import WikidataError
+
+    if not online:
+        raise click.UsageError("only `newsgraph link --online` exists: entities are linked "
+                               "offline when they are ingested")
+    client = _wikidata_client(settings)
+    store = _open_store(settings)
+
+    def show(decision) -> None:
+        entity = decision.entity
+        if decision.linked:
+            click.echo(f"link  {entity.type:<12} {entity.name} -> {decision.qid} "
+                       f"({decision.score}; {decision.reason})")
+        elif verbose:
+            click.echo(f"skip  {entity.type:<12} {entity.name}: {decision.reason}")
+
+    try:
+        report = reconcile(store, settings.iris, client, dry_run=dry_run, progress=show)
+    except (WikidataError, StoreError) as exc:
+        raise click.ClickException(f"{exc}; nothing was written") from exc
+    if report.written:
+        publish(store, settings)
+    verb = "would link" if dry_run else "linked"
+    click.echo(f"{verb} {len(report.linked)} of {len(report.decisions)} unlinked entities "
+               f"({report.requests} requests, {report.cache_hits} from the cache)"
+               + ("; nothing written (--dry-run)" if dry_run else ""))
+
+
+@main.command()
+@click.option("--online", is_flag=True, help="Fetch the facts from the Wikidata Query "
+                                             "Service instead of the gazetteer.")
+@click.option("--gazetteer", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="Gazetteer to read offline [env NEWSGRAPH_GAZETTEER, default the built "
+                   "one].")
+@click.pass_obj
+def enrich(settings: Settings, online: bool, gazetteer: Path | None) -> None:
+    """Copy labels, P31, P17, P625 and P1082 of every linked entity into the graph
+    <base>graph/wikidata, with its provenance, replacing it whole."""
+    from mapper.enrich import enrich as run_enrich
+    from mapper.wikidata import WikidataError
+
+    client = _wikidata_client(settings) if online else None
+    store = _open_store(settings)
+    try:
+        report = run_enrich(store, settings.iris, online=online, client=client,
+                            gazetteer=gazetteer)
+    except (WikidataError, StoreError) as exc:
+        raise click.ClickException(f"{exc}; the wikidata graph is unchanged") from exc
+    except (OSError, ValueError) as exc:
+        raise click.ClickException(f"cannot read the gazetteer: {exc}") from exc
+    publish(store, settings)
+    click.echo(report.summary())
+
+
+@main.command("link-report")
+@click.option("--top", type=click.IntRange(min=0), default=20, show_default=True,
+              help="How many unlinked names to list.")
+@click.option("--json", "as_json", is_flag=True, help="JSON instead of a table.")
+@click.pass_obj
+def link_report_command(settings: Settings, top: int, as_json: bool) -> None:
+    """Linked and unlinked entities by type, and the unlinked names mentioned most."""
+    from mapper.link_report import link_report
+
+    report = link_report(_open_store(settings), settings.iris, top=top)
+    if as_json:
+        click.echo(json.dumps(report.to_json(), ensure_ascii=False, indent=2))
+    else:
+        click.echo(report.table())

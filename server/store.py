@@ -9,6 +9,7 @@ is stored in two graphs, so that union is a set.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
@@ -20,6 +21,8 @@ from mapper.namespaces import NG, PREFIXES
 
 RDFS_LABEL = "http://www.w3.org/2000/01/rdf-schema#label"
 LINK_SCORE = str(NG.linkScore)
+LINK_STATUS = str(NG.linkStatus)
+UNLINKED = str(NG.Unlinked)
 
 
 class StoreError(RuntimeError):
@@ -57,6 +60,11 @@ class Store:
         self._update(f"DROP SILENT GRAPH <{graph_iri}> ;\n"
                      f"{_insert_data(str(graph_iri), _triples(graph))}")
 
+    def update(self, sparql_update: str) -> None:
+        """Apply one SPARQL Update as one transaction (``link --online`` writes all its links
+        this way): all of it or, on an error, nothing."""
+        self._update(sparql_update)
+
     def _update(self, update: str) -> None:
         try:
             self._store.update(update)
@@ -70,14 +78,15 @@ class Store:
 
     def query(self, sparql: str, *, default_graphs: list[str] | None = None,
               named_graphs: list[str] | None = None) -> QueryResult:
-        """Run a SPARQL query; the default graph is the union of all graphs unless given.
+        """Run a SPARQL query; the default graph is the union of all graphs unless given
+        (as arguments, or by the query's own FROM / FROM NAMED).
 
         Raises SyntaxError for a malformed query.
         """
         kwargs: dict = {"prefixes": PREFIXES}
         if default_graphs is not None:
             kwargs["default_graph"] = [ox.NamedNode(g) for g in default_graphs]
-        else:
+        elif not declares_dataset(sparql):
             kwargs["use_default_graph_as_union"] = True
         if named_graphs is not None:
             kwargs["named_graphs"] = [ox.NamedNode(g) for g in named_graphs]
@@ -87,6 +96,10 @@ class Store:
         for quad in self._store.quads_for_pattern(None, None, None, ox.NamedNode(graph_iri)):
             yield quad.triple
 
+    def quad_count(self) -> int:
+        """Quads stored, over all graphs: cheap to ask, changes with every write."""
+        return len(self._store)
+
     def named_graphs(self) -> list[str]:
         return sorted(g.value for g in self._store.named_graphs())
 
@@ -94,6 +107,18 @@ class Store:
         """Number of solutions of a basic pattern over the union default graph."""
         result = self.query(f"SELECT (COUNT(*) AS ?n) WHERE {{ {sparql_pattern} }}")
         return int(next(iter(result))["n"].value)
+
+
+_NOT_KEYWORDS = re.compile(r'<[^<>\s]*>|"""[\s\S]*?"""|\'\'\'[\s\S]*?\'\'\'|"(?:[^"\\\n]|\\.)*"'
+                           r"|'(?:[^'\\\n]|\\.)*'|#[^\n]*")
+_FROM = re.compile(r"(?<![\w:?$])FROM\s*(NAMED\s*)?(<>|(?<=\s)[\w.-]*:)", re.IGNORECASE)
+
+
+def declares_dataset(sparql: str) -> bool:
+    """Whether the query has a FROM or FROM NAMED clause (which pyoxigraph's union default
+    graph option would otherwise override)."""
+    return bool(_FROM.search(_NOT_KEYWORDS.sub(lambda m: "<>" if m.group().startswith("<")
+                                               else " ", sparql)))
 
 
 def _triples(graph: Graph) -> list[ox.Triple]:
@@ -119,9 +144,12 @@ def _replace_article_update(mapped: MappedArticle) -> str:
     score keeps the highest value seen, and every other triple is added as a set.
     """
     g = str(mapped.entities_graph_iri)
-    labels, scores, others = [], [], []
+    labels, scores, unlinked, others = [], [], [], []
     for t in _triples(mapped.entities):
         predicate = t.predicate.value
+        if predicate == LINK_STATUS and t.object.value == UNLINKED:
+            unlinked.append(t)
+            continue
         (labels if predicate == RDFS_LABEL else scores if predicate == LINK_SCORE
          else others).append(t)
     parts = [
@@ -130,6 +158,12 @@ def _replace_article_update(mapped: MappedArticle) -> str:
     ]
     if others:
         parts.append(_insert_data(g, others))
+    if unlinked:  # an entity linked since (`newsgraph link --online`) stays linked
+        parts.append(
+            f"INSERT {{ GRAPH <{g}> {{ ?e <{LINK_STATUS}> <{UNLINKED}> }} }} WHERE {{ "
+            f"VALUES ?e {{ {' '.join(str(t.subject) for t in unlinked)} }} "
+            f"FILTER NOT EXISTS {{ GRAPH <{g}> {{ ?e <{PREFIXES['owl']}sameAs> ?any }} }} }}"
+        )
     if labels:
         parts.append(
             f"INSERT {{ GRAPH <{g}> {{ ?e <{RDFS_LABEL}> ?name }} }} WHERE {{ "
