@@ -61,6 +61,28 @@ class MappedArticle:
     def triple_count(self) -> int:
         return len(self.graph) + len(self.entities)
 
+    def serialized(self) -> ArticleTriples:
+        return ArticleTriples(
+            article_id=self.article_id,
+            graph_iri=str(self.graph_iri),
+            graph_nt=self.graph.serialize(format="nt", encoding="utf-8"),
+            entities_graph_iri=str(self.entities_graph_iri),
+            entities_nt=self.entities.serialize(format="nt", encoding="utf-8"),
+            triple_count=self.triple_count,
+        )
+
+
+@dataclass(frozen=True)
+class ArticleTriples:
+    """A mapped article as N-Triples: cheap to send from a worker process to the writer."""
+
+    article_id: str
+    graph_iri: str
+    graph_nt: bytes
+    entities_graph_iri: str
+    entities_nt: bytes
+    triple_count: int
+
 
 def decimal(value: float) -> Literal:
     """An xsd:decimal rounded to three places, in the canonical form the store returns

@@ -1,17 +1,22 @@
 """The ingest pipeline: read -> extract -> link -> map -> validate -> store, per article.
 
 Records (``newsgraph-record/1`` JSON) are taken as they are: they are a curated or external
-extraction. Articles (text, JSON with metadata, HTML) are read, extracted with the default
-rule-based extractor and linked to Wikidata with the offline gazetteer. A bad input is
-rejected with its reasons and the batch goes on; nothing already stored is touched by a
-rejected article, because the store is written only after validation passes, in one atomic
-update.
+extraction. Articles (text, JSON with metadata, HTML, and JSON Lines files of articles) are
+read, extracted with the default rule-based extractor and linked to Wikidata with the
+offline gazetteer. A bad input is rejected with its reasons and the batch goes on; nothing
+already stored is touched by a rejected article, because only validated articles are
+written, each batch in one atomic update.
+
+Everything up to validation runs in worker processes (``workers``); the store has one
+writer, this process, which writes ``batch_size`` articles per transaction. Work is handed
+out a few tasks ahead of the writer, so memory does not grow with the corpus.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+import multiprocessing
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -31,15 +36,17 @@ from mapper.articles import (
 from mapper.extraction import RuleExtractor
 from mapper.gazetteer import Gazetteer
 from mapper.linking import link_record
-from mapper.mapping import MappedArticle, map_record
+from mapper.mapping import ArticleTriples, MappedArticle, map_record
 from mapper.namespaces import Iris
-from mapper.readers import RECORD_SUFFIX, find_inputs
+from mapper.readers import JSONL_SUFFIX, RECORD_SUFFIX, find_inputs
 from mapper.records import Record, RecordError, parse_record
 from mapper.validation import validate_article
 
 
 class ArticleStore(Protocol):
     def replace_article(self, mapped: MappedArticle) -> None: ...
+
+    def replace_articles(self, articles: Sequence[ArticleTriples]) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -110,6 +117,18 @@ class Reader:
             return self.extract(read_json(obj, article_id_for(path)))
         return self.extract(read_article(path))
 
+    def json_line(self, path: Path, number: int, line: str) -> Record:
+        """One article of a JSON Lines file (``id`` field, else ``<file stem>-<line>``)."""
+        try:
+            obj = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise RecordError([f"invalid JSON at column {exc.colno}: {exc.msg}"]) from exc
+        if isinstance(obj, dict) and "format" in obj:
+            return parse_record(obj)
+        article_id = obj.get("id") if isinstance(obj, dict) and isinstance(
+            obj.get("id"), str) else f"{article_id_for(path)}-{number}"
+        return self.extract(read_json(obj, article_id))
+
     def extract(self, read: ReadArticle) -> Record:
         record = self.extractor.extract(read.article, read.dateline_span)
         return link_record(record, self.kb)
@@ -127,12 +146,20 @@ class Reader:
         return RuleExtractor(self.kb)
 
 
+def rejection(mapped: MappedArticle, source: str) -> Outcome | None:
+    """The rejection of an article that violates the shapes, or None when it conforms."""
+    violations = validate_article(mapped)
+    if not violations:
+        return None
+    return Outcome(source, "rejected", mapped.article_id,
+                   problems=tuple(f"SHACL: {v}" for v in violations))
+
+
 def store_mapped(mapped: MappedArticle, store: ArticleStore, source: str) -> Outcome:
     """Validate, then store; an article with any SHACL violation is not written at all."""
-    violations = validate_article(mapped)
-    if violations:
-        return Outcome(source, "rejected", mapped.article_id,
-                       problems=tuple(f"SHACL: {v}" for v in violations))
+    rejected = rejection(mapped, source)
+    if rejected is not None:
+        return rejected
     store.replace_article(mapped)
     return Outcome(source, "stored", mapped.article_id, mapped.triple_count)
 
@@ -141,31 +168,143 @@ def ingest_record(record: Record, store: ArticleStore, iris: Iris, source: str) 
     return store_mapped(map_record(record, iris), store, source)
 
 
+JSONL_TASK_LINES = 25  # articles of a JSON Lines file handed to a worker at once
+
+
+@dataclass(frozen=True)
+class Task:
+    """One input file, or a slice of the lines of a JSON Lines file."""
+
+    path: Path
+    lines: tuple[int, int] | None = None
+
+    @property
+    def source(self) -> str:
+        return str(self.path)
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """A worker's answer for one article: ready to store, or an outcome with reasons."""
+
+    source: str
+    outcome: Outcome | None = None
+    triples: ArticleTriples | None = None
+
+
+def prepare_article(read: Callable[[], Record], iris: Iris, source: str) -> Prepared:
+    """Read (and extract), map and validate one article; never raises for bad input."""
+    try:
+        record = read()
+    except RecordError as exc:
+        return Prepared(source, Outcome(source, "rejected", problems=tuple(exc.problems)))
+    except ArticleSkipped as exc:
+        return Prepared(source, Outcome(source, "skipped", problems=(exc.reason,)))
+    except ArticleError as exc:
+        return Prepared(source, Outcome(source, "rejected", problems=(exc.reason,)))
+    except OSError as exc:
+        return Prepared(source, Outcome(source, "rejected",
+                                        problems=(f"cannot read: {exc.strerror or exc}",)))
+    mapped = map_record(record, iris)
+    rejected = rejection(mapped, source)
+    if rejected is not None:
+        return Prepared(source, rejected)
+    return Prepared(source, triples=mapped.serialized())
+
+
+def prepare_task(task: Task, reader: Reader, iris: Iris) -> list[Prepared]:
+    if task.lines is None:
+        return [prepare_article(lambda: reader.record(task.path), iris, task.source)]
+    start, end = task.lines
+    prepared = []
+    with task.path.open(encoding="utf-8", errors="strict") as lines:
+        for number, line in enumerate(lines, 1):
+            if number < start:
+                continue
+            if number >= end:
+                break
+            if line.strip():
+                source = f"{task.path}:{number}"
+                prepared.append(prepare_article(
+                    lambda line=line, number=number: reader.json_line(task.path, number, line),
+                    iris, source))
+    return prepared
+
+
+def tasks_for(paths: Iterable[Path]) -> Iterator[Task | Outcome]:
+    """The work for the inputs under ``paths``: JSON Lines files are cut into slices."""
+    for item in find_inputs(paths):
+        if item.problem:
+            yield Outcome(str(item.path), "rejected", problems=(item.problem,))
+        elif item.path.suffix.lower() == JSONL_SUFFIX:
+            try:
+                with item.path.open("rb") as f:
+                    count = sum(1 for _ in f)
+            except OSError as exc:
+                yield Outcome(str(item.path), "rejected",
+                              problems=(f"cannot read: {exc.strerror or exc}",))
+                continue
+            for start in range(1, count + 1, JSONL_TASK_LINES):
+                yield Task(item.path, (start, start + JSONL_TASK_LINES))
+        else:
+            yield Task(item.path)
+
+
+_worker: tuple[Reader, Iris] | None = None
+
+
+def _start_worker(extractor: str, base: str) -> None:
+    global _worker
+    _worker = (Reader(extractor), Iris(base))
+
+
+def _work(task: Task) -> list[Prepared]:
+    assert _worker is not None
+    return prepare_task(task, *_worker)
+
+
 def ingest_paths(paths: Iterable[Path], store: ArticleStore, iris: Iris,
-                 progress: bool | None = None, reader: Reader | None = None) -> IngestReport:
+                 progress: bool | None = None, reader: Reader | None = None,
+                 workers: int = 1, batch_size: int = 50) -> IngestReport:
     """Ingest every input found under ``paths``; progress is shown on a terminal."""
     reader = reader or Reader()
     report = IngestReport()
+    work: list[Task] = []
+    for item in tasks_for(paths):
+        (report.outcomes.append if isinstance(item, Outcome) else work.append)(item)
     disable = None if progress is None else not progress  # None: only on a terminal
-    for item in tqdm(find_inputs(paths), desc="ingest", unit="article", disable=disable):
-        source = str(item.path)
-        if item.problem:
-            report.outcomes.append(Outcome(source, "rejected", problems=(item.problem,)))
-            continue
-        try:
-            record = reader.record(item.path)
-        except RecordError as exc:
-            report.outcomes.append(Outcome(source, "rejected", problems=tuple(exc.problems)))
-            continue
-        except ArticleSkipped as exc:
-            report.outcomes.append(Outcome(source, "skipped", problems=(exc.reason,)))
-            continue
-        except ArticleError as exc:
-            report.outcomes.append(Outcome(source, "rejected", problems=(exc.reason,)))
-            continue
-        except OSError as exc:
-            report.outcomes.append(Outcome(source, "rejected",
-                                           problems=(f"cannot read: {exc.strerror or exc}",)))
-            continue
-        report.outcomes.append(ingest_record(record, store, iris, source))
+    bar = tqdm(total=len(work), desc="ingest", unit="task", disable=disable)
+    batch: list[Prepared] = []
+
+    def flush() -> None:
+        store.replace_articles([p.triples for p in batch if p.triples])
+        report.outcomes.extend(Outcome(p.source, "stored", p.triples.article_id,
+                                       p.triples.triple_count) for p in batch if p.triples)
+        batch.clear()
+
+    for prepared in _prepared(work, reader, iris, workers):
+        bar.update(1)
+        for item in prepared:
+            if item.outcome is not None:
+                report.outcomes.append(item.outcome)
+            else:
+                batch.append(item)
+        if len(batch) >= batch_size:
+            flush()
+    flush()
+    bar.close()
     return report
+
+
+def _prepared(work: list[Task], reader: Reader, iris: Iris,
+              workers: int) -> Iterator[list[Prepared]]:
+    if workers <= 1 or len(work) <= 1:
+        for task in work:
+            yield prepare_task(task, reader, iris)
+        return
+    context = multiprocessing.get_context("fork")
+    with context.Pool(workers, initializer=_start_worker,
+                      initargs=(reader.extractor_name, iris.base)) as pool:
+        window = workers * 4  # tasks in flight: bounds memory whatever the corpus size
+        for start in range(0, len(work), window):
+            yield from pool.imap(_work, work[start:start + window])

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import sys
 from pathlib import Path
 
@@ -71,14 +72,20 @@ def _reader(extractor: str) -> Reader:
 @click.option("--progress/--no-progress", default=None,
               help="Show a progress bar (default: only on a terminal).")
 @EXTRACTOR_OPTION
+@click.option("--workers", type=click.IntRange(1, 64), envvar="NEWSGRAPH_WORKERS",
+              default=lambda: os.cpu_count() or 1, show_default="the number of cores",
+              help="Processes that read, extract, map and validate [env NEWSGRAPH_WORKERS].")
+@click.option("--batch-size", type=click.IntRange(1, 10_000), default=50, show_default=True,
+              help="Articles written per store transaction.")
 @click.pass_obj
 def ingest(settings: Settings, paths: tuple[Path, ...], progress: bool | None,
-           extractor: str) -> None:
+           extractor: str, workers: int, batch_size: int) -> None:
     """Ingest articles (text, HTML, JSON) and records from files or folders, then rewrite
     the dumps. Exit status 1 if any input was rejected (skipped ones do not count)."""
     store = _open_store(settings)
     reader = _reader(extractor)
-    report = ingest_paths(paths, store, settings.iris, progress=progress, reader=reader)
+    report = ingest_paths(paths, store, settings.iris, progress=progress, reader=reader,
+                          workers=workers, batch_size=batch_size)
     for outcome in report.outcomes:
         if not outcome.stored:
             label = "error" if outcome.status == "rejected" else "note"
@@ -270,3 +277,31 @@ def link_report_command(settings: Settings, top: int, as_json: bool) -> None:
         click.echo(json.dumps(report.to_json(), ensure_ascii=False, indent=2))
     else:
         click.echo(report.table())
+
+
+# --- releases ----------------------------------------------------------------------------------
+
+@main.command()
+@click.option("--no-validate", is_flag=True,
+              help="Skip the SHACL validation of the release (no shacl-report.ttl).")
+@click.pass_obj
+def release(settings: Settings, no_validate: bool) -> None:
+    """Write an immutable, dated release of the whole dataset into DATA/releases/: Turtle,
+    N-Triples and N-Quads dumps (gzip), SHA256SUMS, the SHACL report, VoID + DCAT metadata;
+    point releases/latest at it. Exit status 1 if the release does not conform to the
+    shapes (it is written all the same, with its report)."""
+    from server.releases import ReleaseError, make_release
+
+    store = _open_store(settings)
+    try:
+        made = make_release(store, settings, validate=not no_validate,
+                            progress=lambda line: click.echo(line, err=True))
+    except ReleaseError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(f"release {made.name}: {made.triples} triples, {made.quads} quads in "
+               f"{made.named_graphs} graphs, {made.entities} entities, "
+               f"{made.wikidata_links} links to Wikidata; written to {made.path}")
+    if made.validated and not made.conforms:
+        click.echo(f"warning: {made.violations} SHACL violations, see "
+                   f"{made.path / 'shacl-report.ttl'}", err=True)
+        sys.exit(1)

@@ -10,13 +10,13 @@ is stored in two graphs, so that union is a set.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 
 import pyoxigraph as ox
 from rdflib import Graph, URIRef
 
-from mapper.mapping import MappedArticle
+from mapper.mapping import ArticleTriples, MappedArticle
 from mapper.namespaces import NG, PREFIXES
 
 RDFS_LABEL = "http://www.w3.org/2000/01/rdf-schema#label"
@@ -53,7 +53,12 @@ class Store:
 
     def replace_article(self, mapped: MappedArticle) -> None:
         """Atomically replace the article's named graph and merge its entity descriptions."""
-        self._update(_replace_article_update(mapped))
+        self.replace_articles([mapped.serialized()])
+
+    def replace_articles(self, articles: Sequence[ArticleTriples]) -> None:
+        """Replace several articles in one transaction (bulk ingest): all of them or none."""
+        if articles:
+            self._update(_replace_articles_update(articles))
 
     def replace_graph(self, graph_iri: URIRef, graph: Graph) -> None:
         """Atomically replace one named graph with the given triples."""
@@ -123,7 +128,10 @@ def declares_dataset(sparql: str) -> bool:
 
 def _triples(graph: Graph) -> list[ox.Triple]:
     """rdflib -> pyoxigraph terms, through N-Triples, so every term is written exactly."""
-    data = graph.serialize(format="nt", encoding="utf-8")
+    return _parse_nt(graph.serialize(format="nt", encoding="utf-8"))
+
+
+def _parse_nt(data: bytes) -> list[ox.Triple]:
     return list(ox.parse(data, format=ox.RdfFormat.N_TRIPLES))
 
 
@@ -136,50 +144,62 @@ def _values(rows: list[ox.Triple]) -> str:
     return " ".join(f"({t.subject} {t.object})" for t in rows)
 
 
-def _replace_article_update(mapped: MappedArticle) -> str:
-    """One SPARQL Update: replace the article graph, merge entity descriptions.
+def _replace_articles_update(articles: Sequence[ArticleTriples]) -> str:
+    """One SPARQL Update: replace each article's graph, merge the entity descriptions.
 
     Entities are shared by articles, so their descriptions are merged, never replaced: the
     first label stays the label and later different names become skos:altLabel, the link
-    score keeps the highest value seen, and every other triple is added as a set.
+    score keeps the highest value seen, an entity linked since (``link --online``) is not
+    marked unlinked again, and every other triple is added as a set. Within a batch the
+    earlier article's label wins, as if the articles were written one by one.
     """
-    g = str(mapped.entities_graph_iri)
-    labels, scores, unlinked, others = [], [], [], []
-    for t in _triples(mapped.entities):
-        predicate = t.predicate.value
-        if predicate == LINK_STATUS and t.object.value == UNLINKED:
-            unlinked.append(t)
-            continue
-        (labels if predicate == RDFS_LABEL else scores if predicate == LINK_SCORE
-         else others).append(t)
-    parts = [
-        f"DROP SILENT GRAPH <{mapped.graph_iri}>",
-        _insert_data(str(mapped.graph_iri), _triples(mapped.graph)),
-    ]
+    g = articles[0].entities_graph_iri
+    parts: list[str] = []
+    first_label: dict[str, ox.Triple] = {}
+    names: dict[tuple[str, str], ox.Triple] = {}
+    best_score: dict[str, ox.Triple] = {}
+    unlinked: dict[str, ox.Triple] = {}
+    others: dict[str, ox.Triple] = {}
+    for article in articles:
+        parts.append(f"DROP SILENT GRAPH <{article.graph_iri}>")
+        parts.append(_insert_data(article.graph_iri, _parse_nt(article.graph_nt)))
+        for t in _parse_nt(article.entities_nt):
+            subject, predicate = str(t.subject), t.predicate.value
+            if predicate == LINK_STATUS and t.object.value == UNLINKED:
+                unlinked[subject] = t
+            elif predicate == RDFS_LABEL:
+                first_label.setdefault(subject, t)
+                names.setdefault((subject, str(t.object)), t)
+            elif predicate == LINK_SCORE:
+                if subject not in best_score or float(t.object.value) > float(
+                        best_score[subject].object.value):
+                    best_score[subject] = t
+            else:
+                others[str(t)] = t
     if others:
-        parts.append(_insert_data(g, others))
-    if unlinked:  # an entity linked since (`newsgraph link --online`) stays linked
+        parts.append(_insert_data(g, others.values()))
+    if unlinked:
         parts.append(
             f"INSERT {{ GRAPH <{g}> {{ ?e <{LINK_STATUS}> <{UNLINKED}> }} }} WHERE {{ "
-            f"VALUES ?e {{ {' '.join(str(t.subject) for t in unlinked)} }} "
+            f"VALUES ?e {{ {' '.join(unlinked)} }} "
             f"FILTER NOT EXISTS {{ GRAPH <{g}> {{ ?e <{PREFIXES['owl']}sameAs> ?any }} }} }}"
         )
-    if labels:
+    if first_label:
         parts.append(
             f"INSERT {{ GRAPH <{g}> {{ ?e <{RDFS_LABEL}> ?name }} }} WHERE {{ "
-            f"VALUES (?e ?name) {{ {_values(labels)} }} "
+            f"VALUES (?e ?name) {{ {_values(list(first_label.values()))} }} "
             f"FILTER NOT EXISTS {{ GRAPH <{g}> {{ ?e <{RDFS_LABEL}> ?any }} }} }}"
         )
         parts.append(
             f"INSERT {{ GRAPH <{g}> {{ ?e <{PREFIXES['skos']}altLabel> ?name }} }} WHERE {{ "
-            f"VALUES (?e ?name) {{ {_values(labels)} }} "
+            f"VALUES (?e ?name) {{ {_values(list(names.values()))} }} "
             f"GRAPH <{g}> {{ ?e <{RDFS_LABEL}> ?label }} FILTER (?label != ?name) }}"
         )
-    if scores:
+    if best_score:
         parts.append(
             f"DELETE {{ GRAPH <{g}> {{ ?e <{LINK_SCORE}> ?old }} }} "
             f"INSERT {{ GRAPH <{g}> {{ ?e <{LINK_SCORE}> ?new }} }} WHERE {{ "
-            f"VALUES (?e ?new) {{ {_values(scores)} }} "
+            f"VALUES (?e ?new) {{ {_values(list(best_score.values()))} }} "
             f"OPTIONAL {{ GRAPH <{g}> {{ ?e <{LINK_SCORE}> ?old }} }} "
             f"FILTER (!BOUND(?old) || ?new > ?old) }}"
         )

@@ -4,6 +4,7 @@ merging across articles; and a lossless round trip through the dumps."""
 from __future__ import annotations
 
 import gzip
+import json
 
 import pyoxigraph as ox
 from rdflib import Graph, Literal
@@ -110,3 +111,27 @@ def test_entities_merge_across_articles(seed_json, iris, store):
     assert set(entities.objects(turkey, SKOS.altLabel)) == {Literal("Republic of Turkey")}
     scores = {float(s) for s in entities.objects(turkey, NG.linkScore)}
     assert scores == {1.0}, "the highest score seen is kept, once"
+
+
+def test_a_batch_writes_what_one_by_one_writes(seed_json, iris, tmp_path):
+    """Bulk ingest writes several articles in one transaction; the result is the same."""
+    records = []
+    for i, name in enumerate(("Turkey", "Republic of Turkey", "Türkiye")):
+        copy = json.loads(json.dumps(seed_json))
+        copy["article"]["id"] = f"copy-{i}"
+        for entity in copy["entities"]:
+            if entity["wikidata"] == "Q43":
+                entity["name"] = name
+                entity["link_score"] = 0.7 + i / 10
+        records.append(parse_record(copy))
+    one_by_one, batched = Store(tmp_path / "a"), Store(tmp_path / "b")
+    for record in records:
+        one_by_one.replace_article(map_record(record, iris))
+    batched.replace_articles([map_record(r, iris).serialized() for r in records])
+    for graph_iri in one_by_one.named_graphs():
+        assert isomorphic(_graph(one_by_one, graph_iri), _graph(batched, graph_iri)), graph_iri
+    assert one_by_one.named_graphs() == batched.named_graphs()
+    turkey = iris.linked_entity("Q43")
+    labels = _graph(batched, iris.entities_graph)
+    assert set(labels.objects(turkey, SKOS.altLabel)) == {Literal("Republic of Turkey"),
+                                                          Literal("Türkiye")}
