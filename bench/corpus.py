@@ -127,7 +127,7 @@ def article(world: World, seed: int, index: int) -> dict:
         value = rng.randint(low, high)
         return f"{value:,}" if value >= 1000 else str(value)
 
-    (t1, p1), (t2, p2), (t3, p3), (t4, p4) = people
+    (t1, p1), (t2, p2), (_, p3), (t4, p4) = people
     templates = [
         f"Gunmen from the {group} attacked an army post near {city.label} {day()}, "
         f"killing {n(2, 60)} {rng.choice(VICTIMS)} and wounding {n(3, 90)}, "

@@ -2,22 +2,32 @@
 
 from __future__ import annotations
 
-from flask import Flask, Response, jsonify
+from flask import Flask, Response, jsonify, request
+from flask_compress import Compress
 
-from server import dumps, sparql
+from server import dumps, linked_data, sparql
 from server.errors import register_error_handlers
+from server.formats import OFFERS
 from server.settings import Settings
 from server.store import Store
+
+#: Headers a cross-origin script may read from a /sparql response.
+EXPOSED_HEADERS = "X-Newsgraph-Truncated, X-Newsgraph-Rows, Retry-After, Content-Length"
 
 
 def create_app(settings: Settings, store: Store) -> Flask:
     """Build the app around an open store (the caller owns the store's lifetime)."""
     app = Flask("newsgraph")
     app.config["NEWSGRAPH_SETTINGS"] = settings
+    app.config["MAX_CONTENT_LENGTH"] = settings.max_request_bytes
+    app.config["MAX_FORM_MEMORY_SIZE"] = settings.max_request_bytes
     app.extensions["newsgraph.store"] = store
-    app.register_blueprint(sparql.bp)
+    sparql.register(app, store, settings)
     app.register_blueprint(dumps.bp)
+    linked_data.register(app)  # /id/, /graph/, /ontology, /shapes, releases
     register_error_handlers(app)
+    _compress(app)
+    app.after_request(_cors)
 
     @app.route("/health")
     def health() -> Response:
@@ -34,3 +44,28 @@ def create_app(settings: Settings, store: Store) -> Flask:
         })
 
     return app
+
+
+def _compress(app: Flask) -> None:
+    """gzip (or brotli, deflate) for the page, the service description and other whole
+    responses; query results are spooled and gzipped by the endpoint itself, so they keep
+    a Content-Length (waitress closes the connection after a chunked response)."""
+    media_types = {mt for offers in OFFERS.values() for mt in offers}
+    app.config["COMPRESS_MIMETYPES"] = sorted(media_types | {"text/plain", "application/json"})
+    app.config["COMPRESS_ALGORITHM"] = ["gzip", "br", "deflate"]
+    app.config["COMPRESS_STREAMS"] = False
+    Compress(app)
+
+
+def _cors(response: Response) -> Response:
+    """Any web page may query /sparql (reads only), including preflighted POSTs."""
+    if request.path == "/sparql":
+        response.headers["Access-Control-Allow-Origin"] = "*"
+        response.headers["Access-Control-Expose-Headers"] = EXPOSED_HEADERS
+        if request.method == "OPTIONS":
+            response.headers["Access-Control-Allow-Methods"] = "GET, POST, OPTIONS"
+            response.headers["Access-Control-Allow-Headers"] = (
+                request.headers.get("Access-Control-Request-Headers")
+                or "Accept, Content-Type")
+            response.headers["Access-Control-Max-Age"] = "86400"
+    return response

@@ -1,17 +1,23 @@
-"""/dumps/: the list of dump files, and the files themselves (with ETag and byte ranges)."""
+"""/dumps/: the list of dumps and releases, and the current dump files (ETag, byte ranges).
+
+The listing is HTML for a browser, JSON (``Accept: application/json``) for scripts, and a
+DCAT catalog of the releases for RDF clients (Turtle, or any format pyoxigraph writes).
+Release folders and ``/dumps/latest/`` are served by :mod:`server.releases`.
+"""
 
 from __future__ import annotations
 
-from html import escape
 from pathlib import Path
 
-from flask import Blueprint, Response, current_app, jsonify, request, send_from_directory
+from flask import Blueprint, Response, current_app, jsonify, render_template, request
 from werkzeug.exceptions import NotFound
 
 from server.publish import DUMP_FORMATS
 
-bp = Blueprint("dumps", __name__)
+bp = Blueprint("dumps", __name__, template_folder="templates")
 MEDIA_TYPES = {fmt.filename: fmt.media_type for fmt in DUMP_FORMATS}
+CATALOG_TYPES = {"text/turtle": "turtle", "application/n-triples": "nt",
+                 "application/ld+json": "json-ld", "application/rdf+xml": "xml"}
 
 
 def _dumps_dir() -> Path:
@@ -36,23 +42,43 @@ def _listing() -> list[dict]:
 
 @bp.route("/dumps/")
 def list_dumps() -> Response:
+    from server.linked_data import security_headers
+    from server.releases import catalog, latest_release, list_releases, releases_dir
+
+    settings = current_app.config["NEWSGRAPH_SETTINGS"]
     rows = _listing()
-    if request.accept_mimetypes.best_match(["text/html", "application/json"]) \
-            == "application/json":
-        return jsonify({"dumps": rows})
-    items = "".join(
-        f'<li><a href="{escape(r["name"])}">{escape(r["name"])}</a> '
-        f'({escape(r["format"])}, gzip, {r["bytes"]:,} bytes)</li>' for r in rows)
-    if not rows:
-        items = "<li>No dumps yet: run <code>newsgraph ingest</code>.</li>"
-    html = (f"<!doctype html><html lang=en><meta charset=utf-8><title>newsgraph dumps</title>"
-            f"<h1>Dumps</h1><p>The whole dataset (the union of all graphs), gzipped.</p>"
-            f"<ul>{items}</ul></html>")
-    return Response(html, mimetype="text/html")
+    releases = list_releases(releases_dir(settings))
+    latest = latest_release(releases_dir(settings))
+    best = request.accept_mimetypes.best_match(["text/html", "application/json",
+                                                *CATALOG_TYPES])
+    if best == "application/json":
+        response = jsonify({
+            "dumps": rows,
+            "releases": [r.to_json(settings.base) for r in releases],
+            "latest": latest.to_json(settings.base) if latest else None,
+            "latest_url": f"{settings.base}dumps/latest/",
+        })
+    elif best in CATALOG_TYPES:
+        data = catalog(settings, releases).serialize(format=CATALOG_TYPES[best],
+                                                     encoding="utf-8")
+        response = Response(data, mimetype=best)
+    else:
+        response = Response(render_template(
+            "ld_dumps.html", current=rows, releases=releases, latest=latest,
+            root=request.script_root, alternates=[], title="Dumps and releases"),
+            mimetype="text/html")
+    response.headers["Vary"] = "Accept"
+    return security_headers(response)
 
 
 @bp.route("/dumps/<name>")
 def get_dump(name: str) -> Response:
+    from flask import redirect, send_from_directory
+
+    from server.releases import LATEST, NAME
+
+    if NAME.match(name) or name == LATEST:  # a release folder without its slash
+        return redirect(f"{request.script_root}/dumps/{name}/", code=301)
     if name not in MEDIA_TYPES or not (_dumps_dir() / name).is_file():
         raise NotFound(f"No dump named {name!r}; see /dumps/ for the list.")
     return send_from_directory(_dumps_dir(), name, mimetype="application/gzip",

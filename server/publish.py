@@ -9,10 +9,13 @@ gives byte-identical dumps.
 from __future__ import annotations
 
 import gzip
+import hashlib
 import os
 import tempfile
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 import pyoxigraph as ox
 from rdflib import RDF, Graph, Literal, Namespace, URIRef
@@ -65,22 +68,81 @@ def write_dumps(store: Store, dumps_dir: Path) -> list[Path]:
     """Write every dump format atomically; return the paths written."""
     dumps_dir.mkdir(parents=True, exist_ok=True)
     written = []
+    is_set = union_is_a_set(store)
     for fmt in DUMP_FORMATS:
         target = dumps_dir / fmt.filename
-        fd, tmp = tempfile.mkstemp(prefix=f".{fmt.filename}.", dir=dumps_dir)
-        try:
-            with os.fdopen(fd, "wb") as raw, \
-                    gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0) as out:
-                ox.serialize(store.query(ALL_TRIPLES), out, fmt.rdf_format,
-                             prefixes=PREFIXES if fmt.rdf_format == ox.RdfFormat.TURTLE
-                             else None)
-            os.chmod(tmp, 0o644)
-            os.replace(tmp, target)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        write_gzip_atomically(target, lambda out, fmt=fmt: serialize_rdf(
+            union_triples(store, is_set=is_set), out, fmt.rdf_format))
         written.append(target)
     return written
+
+
+#: Rows of the union default graph: streamed, but duplicates are not removed.
+UNION_ROWS = "SELECT ?s ?p ?o WHERE { ?s ?p ?o }"
+#: Whether some triple is stored in two graphs (a bounded nested-loop check).
+SHARED_TRIPLE = "ASK { GRAPH ?g1 { ?s ?p ?o } GRAPH ?g2 { ?s ?p ?o } FILTER (?g1 != ?g2) }"
+
+
+def union_is_a_set(store: Store) -> bool:
+    """Whether no triple is stored in two graphs (the mapper's guarantee, checked)."""
+    return not bool(store.query(SHARED_TRIPLE))
+
+
+def union_triples(store: Store, *, is_set: bool | None = None) -> Iterable[ox.Triple]:
+    """Every triple of the union default graph, once, streamed from the store.
+
+    pyoxigraph streams a SELECT over the union without removing duplicates, and removes
+    them in a CONSTRUCT by holding every triple in memory (740 MB at a million triples).
+    No triple is stored in two graphs by design, so the SELECT is used once a bounded check
+    confirms it (``is_set``, computed here unless given); CONSTRUCT only if it does not.
+    """
+    if is_set is None:
+        is_set = union_is_a_set(store)
+    if not is_set:
+        return store.query(ALL_TRIPLES)  # type: ignore[return-value]
+    return (ox.Triple(row[0], row[1], row[2]) for row in store.query(UNION_ROWS))
+
+
+def serialize_rdf(data: Iterable, out: BinaryIO, rdf_format: ox.RdfFormat) -> None:
+    """Stream triples or quads to ``out`` with pyoxigraph's serializer (our prefixes in
+    Turtle and TriG)."""
+    prefixes = PREFIXES if rdf_format in (ox.RdfFormat.TURTLE, ox.RdfFormat.TRIG) else None
+    ox.serialize(data, out, rdf_format, prefixes=prefixes)
+
+
+class HashingWriter:
+    """A binary writer that also computes the SHA-256 and size of what goes through it."""
+
+    def __init__(self, raw: BinaryIO):
+        self.raw = raw
+        self.sha256 = hashlib.sha256()
+        self.size = 0
+
+    def write(self, data: bytes) -> int:
+        self.sha256.update(data)
+        self.size += len(data)
+        return self.raw.write(data)
+
+    def flush(self) -> None:
+        self.raw.flush()
+
+
+def write_gzip_atomically(target: Path, write: Callable[[BinaryIO], None]) -> HashingWriter:
+    """Write ``target`` as gzip (no timestamp, so the same content gives the same bytes) via
+    a temporary file in the same folder renamed into place; return the SHA-256 and size of
+    the compressed bytes written. On any error the target is left as it was."""
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
+    try:
+        with os.fdopen(fd, "wb") as raw:
+            hashing = HashingWriter(raw)
+            with gzip.GzipFile(filename="", mode="wb", fileobj=hashing, mtime=0) as out:
+                write(out)  # type: ignore[arg-type]
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return hashing
 
 
 def publish(store: Store, settings: Settings) -> list[Path]:

@@ -7,6 +7,12 @@
 | NEWSGRAPH_HOST | 127.0.0.1 | address `newsgraph serve` listens on |
 | NEWSGRAPH_PORT | 8080 | port `newsgraph serve` listens on |
 | NEWSGRAPH_THREADS | 8 | request threads of the WSGI server |
+| NEWSGRAPH_MAX_REQUEST_BYTES | 1048576 | largest request body (POSTed query) accepted; 413 above |
+| NEWSGRAPH_MAX_URL_BYTES | 65536 | longest query string of a GET; 414 above (POST instead) |
+| NEWSGRAPH_MAX_ROWS | 100000 | result rows (or triples) sent at most; the rest is cut off |
+| NEWSGRAPH_MAX_CONCURRENT_QUERIES | 4 | queries evaluated at once; others wait for a slot |
+| NEWSGRAPH_QUEUE_WAIT | 2 | seconds a query waits for a slot before a 503 |
+| NEWSGRAPH_QUERY_TIMEOUT | 60 | seconds a query may take producing its results |
 """
 
 from __future__ import annotations
@@ -17,6 +23,10 @@ from dataclasses import dataclass, fields, replace
 from pathlib import Path
 
 from mapper.namespaces import Iris
+
+#: Fields that must be positive numbers.
+LIMITS = frozenset({"max_request_bytes", "max_url_bytes", "max_rows", "max_concurrent_queries",
+                    "queue_wait", "query_timeout"})
 
 
 class SettingsError(ValueError):
@@ -30,6 +40,12 @@ class Settings:
     host: str = "127.0.0.1"
     port: int = 8080
     threads: int = 8
+    max_request_bytes: int = 1_048_576
+    max_url_bytes: int = 65_536
+    max_rows: int = 100_000
+    max_concurrent_queries: int = 4
+    queue_wait: float = 2.0
+    query_timeout: float = 60.0
 
     @property
     def store_path(self) -> Path:
@@ -56,10 +72,12 @@ class Settings:
         """A copy with one field set from a string (or typed) value, checked."""
         kind = {f.name: f.type for f in fields(self)}[name]
         try:
-            value = (int(raw) if kind == "int" else Path(raw) if kind == "Path"  # type: ignore[arg-type]
-                     else str(raw))
+            value = (int(raw) if kind == "int" else float(raw) if kind == "float"  # type: ignore[arg-type]
+                     else Path(raw) if kind == "Path" else str(raw))  # type: ignore[arg-type]
         except ValueError as exc:
             raise SettingsError(f"{source or name}: {raw!r} is not a valid {kind}") from exc
+        if name in LIMITS and value <= 0:
+            raise SettingsError(f"{source or name}: {raw!r} must be greater than 0")
         updated = replace(self, **{name: value})
         try:
             updated.iris  # noqa: B018 - validates the base IRI

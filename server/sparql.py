@@ -1,78 +1,121 @@
-"""The SPARQL 1.1 Protocol query operation at /sparql.
+"""The SPARQL 1.1 Protocol at /sparql: queries, the service description, the query page.
 
-Accepts GET ``?query=``, POST of an HTML form, and POST of ``application/sparql-query``;
-chooses the result format from the Accept header with Werkzeug's q-value aware matcher.
+- ``GET ?query=``, ``POST`` of a form, ``POST`` of ``application/sparql-query``, with
+  ``default-graph-uri`` and ``named-graph-uri`` (they override FROM / FROM NAMED).
+- The format: the ``format`` parameter if given (see :mod:`server.formats`), else the
+  ``Accept`` header with q-values; 406 when nothing fits.
+- ``GET /sparql`` without a query: the service description by ``Accept`` (Turtle for RDF
+  clients) or, for a browser, the HTML query page.
+- SPARQL Update is refused (403): updates are not open to the public.
+
+The query itself runs in :class:`server.executor.QueryExecutor`, the single place that
+enforces the limits.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from io import BytesIO
 
 import pyoxigraph as ox
-from flask import Blueprint, Response, current_app, request
-from werkzeug.exceptions import BadRequest, NotAcceptable, UnsupportedMediaType
+from flask import Blueprint, Flask, Response, current_app, request
+from werkzeug.datastructures import CombinedMultiDict, MultiDict
+from werkzeug.exceptions import (
+    BadRequest,
+    Forbidden,
+    NotAcceptable,
+    RequestURITooLarge,
+    UnsupportedMediaType,
+)
 
+from server.executor import QueryExecutor, QueryRequest, SpooledResult
+from server.formats import (
+    DOCUMENTED_NAMES,
+    FORMAT_NAMES,
+    GRAPH,
+    OFFERS,
+    Format,
+    content_type,
+)
+from server.query_page import render_page, results_frame
+from server.results import write_triples
+from server.service_description import SD_PREFIXES, StatisticsCache, describe_service
+from server.settings import Settings
 from server.store import Store
 
-bp = Blueprint("sparql", __name__)
+bp = Blueprint("sparql", __name__, template_folder="templates")
 
 FORM = "application/x-www-form-urlencoded"
 SPARQL_QUERY = "application/sparql-query"
-
-#: Offers in order of preference: the first is used when the client accepts anything.
-SOLUTION_FORMATS: dict[str, ox.QueryResultsFormat] = {
-    "application/sparql-results+json": ox.QueryResultsFormat.JSON,
-    "application/sparql-results+xml": ox.QueryResultsFormat.XML,
-    "text/csv": ox.QueryResultsFormat.CSV,
-    "text/tab-separated-values": ox.QueryResultsFormat.TSV,
-    "application/json": ox.QueryResultsFormat.JSON,
-    "application/xml": ox.QueryResultsFormat.XML,
-}
-GRAPH_FORMATS: dict[str, ox.RdfFormat] = {
-    "text/turtle": ox.RdfFormat.TURTLE,
-    "application/n-triples": ox.RdfFormat.N_TRIPLES,
-    "application/ld+json": ox.RdfFormat.JSON_LD,
-    "application/rdf+xml": ox.RdfFormat.RDF_XML,
-    "application/n-quads": ox.RdfFormat.N_QUADS,
-    "application/trig": ox.RdfFormat.TRIG,
-    "text/plain": ox.RdfFormat.N_TRIPLES,
-}
-TEXT_TYPES = ("text/", "application/sparql-results+", "application/n-", "application/trig",
-              "application/ld+json", "application/json")
+SPARQL_UPDATE = "application/sparql-update"
+#: Results smaller than this are sent uncompressed (gzip would not pay for itself).
+GZIP_MIN_BYTES = 1024
+OPERATION_PARAMS = ("query", "update", "default-graph-uri", "named-graph-uri",
+                    "using-graph-uri", "using-named-graph-uri")
 
 
 @dataclass(frozen=True)
-class QueryRequest:
-    query: str
-    default_graphs: list[str] | None
-    named_graphs: list[str] | None
+class UpdateRequest:
+    update: str
+    using_graphs: list[str]
+    using_named_graphs: list[str]
 
 
-def parse_query_request() -> QueryRequest:
-    """Read the query and dataset parameters, whichever way the protocol allows them."""
-    params = request.args
-    if request.method == "POST":
-        mimetype = request.mimetype
-        if mimetype == FORM:
-            params = request.form
-            queries = params.getlist("query")
-        elif mimetype == SPARQL_QUERY:
-            if "query" in request.args:
-                raise BadRequest("Give the query either in the body or as the 'query' "
-                                 "parameter, not both.")
-            body = request.get_data()
-            try:
-                queries = [body.decode("utf-8")]
-            except UnicodeDecodeError as exc:
-                raise BadRequest(f"The query body is not UTF-8 (byte {exc.start}).") from exc
-        else:
-            raise UnsupportedMediaType(
-                f"POST a query as {SPARQL_QUERY} or as a {FORM} form with a 'query' field; "
-                f"got Content-Type {request.content_type or '(none)'!r}.")
-    else:
-        queries = params.getlist("query")
-    if "update" in params:
-        raise BadRequest("This endpoint does not accept SPARQL Update ('update' parameter).")
+def _settings() -> Settings:
+    return current_app.config["NEWSGRAPH_SETTINGS"]
+
+
+# --- reading the request ----------------------------------------------------------------------
+
+def _utf8_body() -> str:
+    charset = request.mimetype_params.get("charset", "utf-8").lower()
+    if charset not in ("utf-8", "utf8"):
+        raise UnsupportedMediaType(
+            f"The request body must be UTF-8, as the SPARQL protocol requires; got "
+            f"charset={charset}.")
+    body = request.get_data()
+    try:
+        return body.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise BadRequest(f"The request body is not UTF-8 (byte {exc.start}).") from exc
+
+
+def _parameters() -> tuple[MultiDict, list[str], list[str]]:
+    """All parameters (URL and form), and the query and update texts, however sent."""
+    params = MultiDict(request.args)
+    queries, updates = request.args.getlist("query"), request.args.getlist("update")
+    if request.method != "POST":
+        return params, queries, updates
+    mimetype = request.mimetype
+    if mimetype == FORM:
+        for key, value in request.form.items(multi=True):
+            params.add(key, value)
+        return params, params.getlist("query"), params.getlist("update")
+    if mimetype == SPARQL_QUERY:
+        if queries:
+            raise BadRequest("Give the query either in the body or as the 'query' parameter, "
+                             "not both.")
+        return params, [_utf8_body()], updates
+    if mimetype == SPARQL_UPDATE:
+        return params, queries, [_utf8_body()]
+    raise UnsupportedMediaType(
+        f"POST a query as {SPARQL_QUERY} or as a {FORM} form with a 'query' field; got "
+        f"Content-Type {request.content_type or '(none)'!r}.")
+
+
+def parse_operation() -> QueryRequest | UpdateRequest:
+    """The query or update of a protocol request; 400 for a malformed one."""
+    params, queries, updates = _parameters()
+    if queries and updates:
+        raise BadRequest("A request carries either a query or a SPARQL Update, not both.")
+    if updates:
+        if request.method != "POST":
+            raise BadRequest("SPARQL Update must be sent by POST (and this endpoint does not "
+                             "accept updates from the public).")
+        if len(updates) > 1:
+            raise BadRequest(f"Give exactly one 'update' parameter; got {len(updates)}.")
+        return UpdateRequest(updates[0], _graph_list(params, "using-graph-uri") or [],
+                             _graph_list(params, "using-named-graph-uri") or [])
     if not queries:
         raise BadRequest("Missing the 'query' parameter: send ?query=SELECT... (GET), a form "
                          "field 'query' (POST), or the query as an application/sparql-query "
@@ -81,59 +124,120 @@ def parse_query_request() -> QueryRequest:
         raise BadRequest(f"Give exactly one 'query' parameter; got {len(queries)}.")
     return QueryRequest(
         query=queries[0],
-        default_graphs=_graph_list(params.getlist("default-graph-uri")),
-        named_graphs=_graph_list(params.getlist("named-graph-uri")),
+        default_graphs=_graph_list(params, "default-graph-uri"),
+        named_graphs=_graph_list(params, "named-graph-uri"),
     )
 
 
-def _graph_list(values: list[str]) -> list[str] | None:
+def _graph_list(params: MultiDict, name: str) -> list[str] | None:
+    values = params.getlist(name)
     for value in values:
         try:
             ox.NamedNode(value)
         except ValueError as exc:
-            raise BadRequest(f"Graph parameter {value!r} is not an absolute IRI: {exc}") from exc
+            raise BadRequest(f"{name} {value!r} is not an absolute IRI: {exc}") from exc
     return values or None
 
 
-def negotiate(offers: dict) -> str:
-    """Best offer for the Accept header (first offer if there is none), else 406."""
+def requested_format_names(params: MultiDict | CombinedMultiDict) -> list[str]:
+    """The `format` parameter values (several are allowed, SPARQLWrapper sends two); 400 if
+    none is known."""
+    names = [v.strip().lower() for v in params.getlist("format") if v.strip()]
+    if names and not any(n in FORMAT_NAMES for n in names):
+        raise BadRequest(f"Unknown format {', '.join(map(repr, names))}: use one of "
+                         f"{', '.join(DOCUMENTED_NAMES)} (or a media type).")
+    return names
+
+
+def choose_format(kind: str, names: list[str]) -> tuple[str, Format]:
+    """The format for a result of ``kind``: the first fitting `format` value, else the best
+    match for Accept (the first offer for none or */*), else 406."""
+    if names:
+        for name in names:
+            fmt = FORMAT_NAMES.get(name, {}).get(kind)
+            if fmt is not None:
+                return fmt.media_type, fmt
+        fitting = sorted({n for n in DOCUMENTED_NAMES if kind in FORMAT_NAMES[n]})
+        raise NotAcceptable(f"format={names[0]} cannot carry this result; for this query use "
+                            f"one of {', '.join(fitting)}.")
+    offers = OFFERS[kind]
     accept = request.accept_mimetypes
-    if not accept:
-        return next(iter(offers))
-    best = accept.best_match(list(offers))
+    best = accept.best_match(list(offers)) if accept else next(iter(offers))
     if best is None:
         raise NotAcceptable(
             f"None of the formats this result can be sent in is acceptable to the client "
-            f"(Accept: {request.headers.get('Accept')}). Available: {', '.join(offers)}.")
-    return best
+            f"(Accept: {request.headers.get('Accept')}). Available: {', '.join(offers)}; or "
+            f"use the format parameter.")
+    fmt = offers[best]
+    return (fmt.media_type if fmt.is_html else best), fmt
 
 
-def _mimetype_with_charset(media_type: str) -> str:
-    if media_type.startswith(TEXT_TYPES) or media_type.endswith("+xml"):
-        return f"{media_type}; charset=utf-8"
-    return media_type
+# --- responses ------------------------------------------------------------------------------
+
+def _result_response(result: SpooledResult) -> Response:
+    if result.size >= GZIP_MIN_BYTES and request.accept_encodings.quality("gzip") > 0:
+        result.gzip()
+    response = Response(result.chunks(), content_type=content_type(result.media_type))
+    response.headers["Content-Length"] = str(result.size)
+    if result.encoding:
+        response.headers["Content-Encoding"] = result.encoding
+    response.headers["X-Newsgraph-Truncated"] = "true" if result.truncated else "false"
+    response.headers["X-Newsgraph-Rows"] = str(result.rows)
+    response.headers["Vary"] = "Accept"
+    return response
+
+
+def handle_update(update: UpdateRequest) -> Response:
+    """Updates are not open to the public; authenticated writes are a separate route."""
+    raise Forbidden("SPARQL Update is not open to the public on this endpoint: the graph is "
+                    "written only by newsgraph's ingest. Query with 'query' instead.")
+
+
+def _check_url_length() -> None:
+    limit = _settings().max_url_bytes
+    if len(request.query_string) > limit:
+        raise RequestURITooLarge(
+            f"The query string is {len(request.query_string):,} bytes, over the limit of "
+            f"{limit:,} bytes (NEWSGRAPH_MAX_URL_BYTES). Send the query by POST instead, as a "
+            f"form or as an application/sparql-query body.")
+
+
+def service_description() -> Response:
+    """GET /sparql without a query: the description for RDF clients, the page for people."""
+    settings = _settings()
+    stats = current_app.extensions["newsgraph.statistics"].get()
+    media_type, fmt = choose_format(GRAPH, requested_format_names(request.args))
+    if fmt.is_html:
+        response = Response(render_page(settings, stats, request.args.get("example")),
+                            content_type=content_type("text/html"))
+    else:
+        out = BytesIO()
+        store = current_app.extensions["newsgraph.store"]
+        write_triples(fmt, describe_service(settings, stats, store), out,
+                      prefixes=SD_PREFIXES)
+        response = Response(out.getvalue(), content_type=content_type(media_type))
+    response.headers["Vary"] = "Accept"
+    return response
 
 
 @bp.route("/sparql", methods=["GET", "POST"])
 def sparql() -> Response:
-    store: Store = current_app.extensions["newsgraph.store"]
-    q = parse_query_request()
-    # With no dataset parameters the default graph is the union of every graph; with
-    # named-graph-uri only, the default graph is empty, as the protocol requires.
-    default_graphs = q.default_graphs
-    if default_graphs is None and q.named_graphs is not None:
-        default_graphs = []
-    try:
-        result = store.query(q.query, default_graphs=default_graphs,
-                             named_graphs=q.named_graphs)
-    except SyntaxError as exc:
-        raise BadRequest(f"The query could not be parsed: {exc}") from exc
-    if isinstance(result, ox.QueryTriples):
-        media_type = negotiate(GRAPH_FORMATS)
-        body = result.serialize(format=GRAPH_FORMATS[media_type])
-    else:
-        media_type = negotiate(SOLUTION_FORMATS)
-        body = result.serialize(format=SOLUTION_FORMATS[media_type])
-    response = Response(body, mimetype=_mimetype_with_charset(media_type))
-    response.headers["Vary"] = "Accept"
-    return response
+    _check_url_length()
+    if request.method == "GET" and not any(p in request.args for p in OPERATION_PARAMS):
+        return service_description()
+    operation = parse_operation()
+    if isinstance(operation, UpdateRequest):
+        return handle_update(operation)
+    names = requested_format_names(request.values)
+    executor: QueryExecutor = current_app.extensions["newsgraph.executor"]
+    result = executor.execute(
+        operation, lambda kind: choose_format(kind, names),
+        html=lambda kind: results_frame(operation.query, kind, executor.settings.max_rows))
+    return _result_response(result)
+
+
+def register(app: Flask, store: Store, settings: Settings) -> None:
+    """Attach the endpoint, its executor and its statistics cache to the app."""
+    app.extensions["newsgraph.executor"] = QueryExecutor(store, settings)
+    app.extensions["newsgraph.statistics"] = StatisticsCache(store, settings)
+    app.register_blueprint(bp)

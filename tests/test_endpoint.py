@@ -5,11 +5,29 @@ from __future__ import annotations
 import csv
 import io
 import json
+import shutil
+import subprocess
 
 import pytest
 import requests
-from rdflib import Graph, URIRef
-from SPARQLWrapper import CSV, JSON, JSONLD, N3, TSV, TURTLE, XML, SPARQLWrapper
+from rdflib import OWL, Graph, URIRef
+from rdflib.plugins.stores.sparqlstore import SPARQLStore
+from SPARQLWrapper import (
+    CSV,
+    GET,
+    JSON,
+    JSONLD,
+    N3,
+    POST,
+    POSTDIRECTLY,
+    RDF,
+    RDFXML,
+    TSV,
+    TURTLE,
+    XML,
+    SPARQLWrapper,
+)
+from SPARQLWrapper.SPARQLExceptions import QueryBadFormed
 
 PREFIXES = """PREFIX ng: <https://w3id.org/newsgraph/ontology#>
 PREFIX ngt: <https://w3id.org/newsgraph/event-type/>
@@ -148,7 +166,8 @@ def test_malformed_query_is_400_with_the_parser_message(live):
 @pytest.mark.parametrize(
     ("kwargs", "status", "needle"),
     [
-        ({"params": {}}, 400, "Missing the 'query' parameter"),
+        ({"params": {"default-graph-uri": "http://example.org/g"}}, 400,
+         "Missing the 'query' parameter"),
         ({"params": [("query", "ASK {}"), ("query", "ASK {}")]}, 400, "exactly one 'query'"),
         ({"params": {"query": "ASK {}", "update": "CLEAR ALL"}}, 400, "SPARQL Update"),
         ({"params": {"query": "ASK {}", "default-graph-uri": "not an iri"}}, 400,
@@ -188,3 +207,123 @@ def test_health(live):
     assert response.status_code == 200
     body = response.json()
     assert body["status"] == "ok" and body["articles"] == 1 and body["triples"] > 1000
+
+
+# --- real clients -------------------------------------------------------------------------
+
+SPARQLWRAPPER_SELECT_FORMATS = [JSON, XML, CSV, TSV]
+SPARQLWRAPPER_GRAPH_FORMATS = [TURTLE, N3, JSONLD, XML, RDFXML, RDF]
+ROQET = shutil.which("roqet")
+
+
+@pytest.mark.parametrize("method", [GET, POST])
+@pytest.mark.parametrize("fmt", SPARQLWRAPPER_SELECT_FORMATS)
+def test_sparqlwrapper_select_in_every_results_format(live, fmt, method):
+    client = _client(live, fmt)
+    client.setMethod(method)
+    client.setQuery(CONSULT_EVENTS)
+    result = client.query()
+    converted = result.convert()
+    if fmt == JSON:
+        names = {b["sourceName"]["value"] for b in converted["results"]["bindings"]}
+    elif fmt == XML:
+        names = {n.firstChild.data for n in converted.getElementsByTagName("literal")}
+    else:
+        names = {cell for row in csv.reader(io.StringIO(converted.decode("utf-8")),
+                                            delimiter="," if fmt == CSV else "\t")
+                 for cell in row}
+        names |= {n.strip('"') for n in names}
+    assert "Hulusi Akar" in names
+
+
+@pytest.mark.parametrize("fmt", [JSON, XML, CSV, TSV])
+def test_sparqlwrapper_ask(live, fmt):
+    client = _client(live, fmt)
+    client.setQuery(PREFIXES + "ASK { ?e ng:eventType ngt:CONSULT }")
+    converted = client.queryAndConvert()
+    if fmt == JSON:
+        assert converted["boolean"] is True
+    elif fmt == XML:
+        assert converted.getElementsByTagName("boolean")[0].firstChild.data == "true"
+    else:
+        assert converted.decode().strip() == "true"
+
+
+@pytest.mark.parametrize("fmt", SPARQLWRAPPER_GRAPH_FORMATS)
+@pytest.mark.parametrize("form", ["CONSTRUCT", "DESCRIBE"])
+def test_sparqlwrapper_graphs_in_every_rdf_format(live, fmt, form):
+    turkey = live.settings.iris.linked_entity("Q43")
+    client = _client(live, fmt)
+    client.setQuery(f"DESCRIBE <{turkey}>" if form == "DESCRIBE" else
+                    f"CONSTRUCT WHERE {{ <{turkey}> ?p ?o }}")
+    result = client.queryAndConvert()
+    graph = result if isinstance(result, Graph) else Graph().parse(
+        data=result, format="json-ld" if fmt == JSONLD else "turtle")
+    assert (turkey, OWL.sameAs, URIRef("http://www.wikidata.org/entity/Q43")) in graph
+
+
+def test_sparqlwrapper_post_directly(live):
+    client = _client(live, JSON)
+    client.setMethod(POST)
+    client.setRequestMethod(POSTDIRECTLY)
+    client.setQuery(CONSULT_EVENTS)
+    assert len(client.queryAndConvert()["results"]["bindings"]) >= 2
+
+
+def test_sparqlwrapper_reports_a_bad_query(live):
+    client = _client(live, JSON)
+    client.setQuery("SELEKT * {}")
+    with pytest.raises(QueryBadFormed):
+        client.query()
+
+
+def test_rdflib_sparqlstore(live):
+    graph = Graph(store=SPARQLStore(live.endpoint(), returnFormat="json"))
+    rows = list(graph.query(CONSULT_EVENTS))
+    assert ("Hulusi Akar", "Russian defence minister") in {
+        (str(r.sourceName), str(r.targetName)) for r in rows}
+    assert graph.query(PREFIXES + "ASK { ?x owl:sameAs ?y }").askAnswer is True
+    links = set(graph.triples((None, OWL.sameAs, URIRef("http://www.wikidata.org/entity/Q43"))))
+    assert links == {(live.settings.iris.linked_entity("Q43"), OWL.sameAs,
+                      URIRef("http://www.wikidata.org/entity/Q43"))}
+    # CONSTRUCT needs an RDF media type in Accept: rdflib's default "xml" asks for
+    # SPARQL XML and RDF/XML ("json" asks for SPARQL JSON only, and gets a 406)
+    default = Graph(store=SPARQLStore(live.endpoint()))
+    constructed = default.query(PREFIXES + "CONSTRUCT { ?e ng:eventType ?t } WHERE { "
+                                "?e ng:eventType ?t }")
+    assert len(constructed.graph) == 24
+
+
+@pytest.mark.parametrize("method", ["GET", "POST"])
+def test_rdflib_sparqlstore_xml_and_post(live, method):
+    store = SPARQLStore(live.endpoint(), returnFormat="xml", method=method)
+    graph = Graph(store=store)
+    rows = list(graph.query(PREFIXES + 'SELECT ?a { ?a rdfs:label "Turkey" }'))
+    assert [str(r.a) for r in rows] == [str(live.settings.iris.linked_entity("Q43"))]
+
+
+@pytest.mark.skipif(ROQET is None, reason="roqet (Debian package rasqal-utils) is not "
+                    "installed; .ci/run installs it")
+@pytest.mark.parametrize(("results", "needle"), [
+    ("csv", "Hulusi Akar,Russian defence minister"),
+    ("tsv", '"Hulusi Akar"\t"Russian defence minister"'),
+    ("xml", "<literal>Hulusi Akar</literal>"),
+    ("simple", 'sourceName=string("Hulusi Akar")'),
+])
+def test_roqet_queries_the_endpoint(live, results, needle):
+    """A non-Python client: Rasqal's roqet (GET, Accept: application/sparql-results+xml)."""
+    query = CONSULT_EVENTS.replace("?event ?sourceName", "?sourceName")
+    run = subprocess.run([ROQET, "-i", "sparql11-query", "-p", live.endpoint(), "-e", query,
+                          "-r", results], capture_output=True, text=True, timeout=60,
+                         check=False)
+    assert run.returncode == 0, run.stderr
+    assert needle in run.stdout
+
+
+@pytest.mark.skipif(ROQET is None, reason="roqet (Debian package rasqal-utils) is not installed")
+def test_roqet_sees_the_400_of_a_malformed_query(live):
+    run = subprocess.run([ROQET, "-i", "sparql11-query", "-p", live.endpoint(), "-e",
+                          "SELECT * { ?s ?p ?o FILTER ( }"], capture_output=True, text=True,
+                         timeout=60, check=False)
+    assert run.returncode != 0
+    assert "400" in run.stderr

@@ -1,0 +1,175 @@
+"""The one place where /sparql runs a query: admission, evaluation, limits, serialization.
+
+A query is first checked for SERVICE calls outside the allowlist
+(:mod:`server.federation`, 403), then takes one of NEWSGRAPH_MAX_CONCURRENT_QUERIES slots
+(waiting at most NEWSGRAPH_QUEUE_WAIT, else 503 with Retry-After), then is evaluated and
+serialized into a spool: memory up to :data:`SPOOL_MEMORY`, a temporary file beyond. Only
+when the result is complete (or cut off at NEWSGRAPH_MAX_ROWS, or stopped at
+NEWSGRAPH_QUERY_TIMEOUT) is the response started, so its status and the
+``X-Newsgraph-Truncated`` header are always true, and a slow client holds no query slot
+while it downloads.
+
+Hard timeouts (evaluation in another process), ingest while serving and authenticated
+updates plug in here: everything a query does goes through :meth:`QueryExecutor.execute`.
+"""
+
+from __future__ import annotations
+
+import gzip
+import re
+import shutil
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+import pyoxigraph as ox
+from werkzeug.exceptions import BadGateway, BadRequest
+
+from server.errors import Overloaded, QueryTimedOut
+from server.federation import ALLOWED_SERVICES, check_services
+from server.formats import GRAPH, SOLUTIONS, Format
+from server.results import (
+    HtmlFrame,
+    Limited,
+    QueryTimeout,
+    write_boolean,
+    write_solutions,
+    write_triples,
+)
+from server.settings import Settings
+from server.store import Store
+
+#: Bytes of a result kept in memory before the spool moves to a temporary file.
+SPOOL_MEMORY = 1 << 20
+CHUNK = 64 * 1024
+_SERVICE = re.compile(r"\bSERVICE\b", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class QueryRequest:
+    query: str
+    default_graphs: list[str] | None = None  # None: the union of all graphs
+    named_graphs: list[str] | None = None  # None: every named graph
+
+
+#: Picks the format once the query's result kind (SOLUTIONS or GRAPH) is known; may raise
+#: 406. Returns the media type to answer with and the format.
+Chooser = Callable[[str], tuple[str, Format]]
+
+
+@dataclass
+class SpooledResult:
+    media_type: str
+    fmt: Format
+    rows: int
+    truncated: bool
+    size: int
+    _spool: tempfile.SpooledTemporaryFile
+
+    encoding: str | None = None  # Content-Encoding of the spooled bytes
+
+    def gzip(self, level: int = 6) -> None:
+        """Compress the spooled body (one streaming pass; memory stays bounded), so the
+        response keeps a Content-Length and the connection can be kept alive."""
+        compressed = tempfile.SpooledTemporaryFile(max_size=SPOOL_MEMORY)  # noqa: SIM115
+        try:
+            with gzip.GzipFile(filename="", mode="wb", fileobj=compressed, mtime=0,
+                               compresslevel=level) as out:
+                self._spool.seek(0)
+                shutil.copyfileobj(self._spool, out, CHUNK)
+        except BaseException:
+            compressed.close()
+            raise
+        self._spool.close()
+        self._spool = compressed
+        self.size = compressed.tell()
+        self.encoding = "gzip"
+
+    def chunks(self) -> Iterator[bytes]:
+        """The body, in chunks; closes (and deletes) the spool when done or abandoned."""
+        try:
+            self._spool.seek(0)
+            while chunk := self._spool.read(CHUNK):
+                yield chunk
+        finally:
+            self._spool.close()
+
+
+class QueryExecutor:
+    def __init__(self, store: Store, settings: Settings):
+        self.store = store
+        self.settings = settings
+        self._slots = threading.BoundedSemaphore(settings.max_concurrent_queries)
+        self.allowed_services = ALLOWED_SERVICES
+
+    @contextmanager
+    def slot(self) -> Iterator[None]:
+        """Hold one query slot; 503 Overloaded if none frees up within the queue wait."""
+        if not self._slots.acquire(timeout=self.settings.queue_wait):
+            raise Overloaded(self.settings.max_concurrent_queries, self.settings.queue_wait)
+        try:
+            yield
+        finally:
+            self._slots.release()
+
+    def execute(self, request: QueryRequest, choose: Chooser,
+                html: Callable[[str], HtmlFrame] | None = None) -> SpooledResult:
+        """Evaluate the query and serialize its result into a spool, within the limits."""
+        check_services(request.query, self.allowed_services)
+        spool = tempfile.SpooledTemporaryFile(max_size=SPOOL_MEMORY)  # noqa: SIM115 - handed to the response
+        try:
+            with self.slot():
+                result = self._evaluate(request, spool, choose, html)
+            result.size = spool.tell()
+            return result
+        except BaseException:
+            spool.close()
+            raise
+
+    def _evaluate(self, request: QueryRequest, spool, choose: Chooser,
+                  html: Callable[[str], HtmlFrame] | None) -> SpooledResult:
+        settings = self.settings
+        deadline = time.monotonic() + settings.query_timeout
+        try:
+            result = self._query(request)
+            kind = GRAPH if isinstance(result, ox.QueryTriples) else SOLUTIONS
+            media_type, fmt = choose(kind)
+            frame = html(kind) if fmt.is_html and html else None
+            if isinstance(result, ox.QueryBoolean):
+                write_boolean(fmt, bool(result), spool, frame)
+                if frame:
+                    spool.write(frame.tail(1, False).encode())
+                return SpooledResult(media_type, fmt, 1, False, 0, spool)
+            limited = Limited(result, settings.max_rows, deadline)
+            if isinstance(result, ox.QuerySolutions):
+                variables = [v.value for v in result.variables]
+                write_solutions(fmt, variables, limited, spool, frame)
+            else:
+                write_triples(fmt, limited, spool, frame)
+            if frame:
+                spool.write(frame.tail(limited.count, limited.truncated).encode())
+            return SpooledResult(media_type, fmt, limited.count, limited.truncated, 0, spool)
+        except QueryTimeout as exc:
+            raise QueryTimedOut(settings.query_timeout) from exc
+        except OSError as exc:
+            # pyoxigraph reports a failed SERVICE call (DNS, connection, remote error) as
+            # OSError; that is the remote endpoint's failure, not ours nor the client's.
+            if _SERVICE.search(request.query):
+                raise BadGateway(f"A SERVICE call to a remote endpoint failed: {exc}") from exc
+            raise
+
+    def _query(self, request: QueryRequest) -> ox.QuerySolutions | ox.QueryBoolean | \
+            ox.QueryTriples:
+        # With no dataset parameters the default graph is the union of every graph; with
+        # named-graph-uri only, the default graph is empty, as the protocol requires.
+        default_graphs = request.default_graphs
+        if default_graphs is None and request.named_graphs is not None:
+            default_graphs = []
+        try:
+            return self.store.query(request.query, default_graphs=default_graphs,
+                                    named_graphs=request.named_graphs)
+        except SyntaxError as exc:
+            raise BadRequest(f"The query could not be parsed: {exc}") from exc

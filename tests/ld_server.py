@@ -1,0 +1,67 @@
+"""A live server whose base IRI is its own address, so that every minted IRI dereferences
+(the shared ``live`` fixture keeps the default base, which nothing listens on).
+
+The waitress server is bound to a free loopback port first, the base is made from that port,
+the seed is ingested under it, and only then is the app attached: no port race.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from waitress.server import create_server
+
+from mapper.pipeline import ingest_paths
+from server.app import create_app
+from server.publish import publish
+from server.settings import Settings
+from server.store import Store
+
+ROOT = Path(__file__).resolve().parent.parent
+SEEDS = ROOT / "seeds"
+ARTICLE = "000_50fb227fe682e39d"
+SEED_RECORD_PATH = SEEDS / f"{ARTICLE}.json"
+#: Coordinates the tests add for Syria (Q858), as `newsgraph enrich` writes them.
+SYRIA_POINT = "Point(38.5 35.0)"
+
+
+@dataclass
+class LdServer:
+    url: str
+    settings: Settings
+    store: Store
+
+    def iri(self, path: str) -> str:
+        return self.url + path
+
+
+def add_coordinates(store: Store, settings: Settings) -> None:
+    graph = settings.base + "graph/wikidata"
+    store.update(
+        f"INSERT DATA {{ GRAPH <{graph}> {{ <http://www.wikidata.org/entity/Q858> "
+        f"<http://www.wikidata.org/prop/direct/P625> \"{SYRIA_POINT}\""
+        f"^^<http://www.opengis.net/ont/geosparql#wktLiteral> }} }}")
+
+
+@contextmanager
+def ld_server(data: Path, sources: list[Path] | None = None, **overrides) -> Iterator[LdServer]:
+    """Serve ``sources`` (the seeds by default) with ``overrides`` of the settings."""
+    server = create_server(lambda environ, start: [], host="127.0.0.1", port=0, threads=4)
+    url = f"http://127.0.0.1:{server.effective_port}/"
+    settings = Settings(data_dir=data, base=url, **overrides)
+    store = Store(settings.store_path)
+    report = ingest_paths(sources or [SEEDS], store, settings.iris, progress=False)
+    assert report.rejected == 0, [o.summary() for o in report.outcomes]
+    add_coordinates(store, settings)
+    publish(store, settings)
+    server.application = create_app(settings, store)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    try:
+        yield LdServer(url, settings, store)
+    finally:
+        server.close()
