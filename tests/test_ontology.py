@@ -78,3 +78,15 @@ def test_shapes_target_declared_classes(ontology):
     targets = set(shapes.objects(None, SH.targetClass))
     ours = {t for t in targets if str(t).startswith(str(NG))}
     assert ours and ours <= _declared(ontology)
+
+
+def test_endpoint_and_release_descriptions_use_declared_terms(ontology, live):
+    """The service description and VoID the server publishes use only declared ng: terms."""
+    import requests
+
+    response = requests.get(live.endpoint(), headers={"Accept": "text/turtle"}, timeout=30)
+    described = Graph().parse(data=response.text, format="turtle")
+    used = {t for triple in described for t in triple
+            if str(t).startswith(str(NG)) and t != NG[""]}  # void:vocabulary names the namespace
+    assert used, "the service description should state the limits with ng: terms"
+    assert used <= _declared(ontology), f"undeclared: {sorted(used - _declared(ontology))}"
