@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Flask, Response, jsonify, request
 from flask_compress import Compress
 
-from server import dumps, linked_data, sparql
+from server import dumps, linked_data, sparql, writes
 from server.errors import register_error_handlers
 from server.formats import OFFERS
 from server.settings import Settings
@@ -15,14 +15,22 @@ from server.store import Store
 EXPOSED_HEADERS = "X-Newsgraph-Truncated, X-Newsgraph-Rows, Retry-After, Content-Length"
 
 
-def create_app(settings: Settings, store: Store) -> Flask:
-    """Build the app around an open store (the caller owns the store's lifetime)."""
+def create_app(settings: Settings, store: Store, *, pool=None,
+               writer: writes.Writer | None = None) -> Flask:
+    """Build the app around an open store (the caller owns the store's lifetime).
+
+    Embedded (tests): ``store`` is a read-write Store, queries run in this process and
+    authenticated writes go to that store. ``newsgraph serve``: ``store`` is a
+    :class:`server.snapshots.SnapshotStore`, queries run in ``pool``
+    (:class:`server.query_workers.WorkerPool`) and ``writer`` opens the store per write.
+    """
     app = Flask("newsgraph")
     app.config["NEWSGRAPH_SETTINGS"] = settings
     app.config["MAX_CONTENT_LENGTH"] = settings.max_request_bytes
     app.config["MAX_FORM_MEMORY_SIZE"] = settings.max_request_bytes
     app.extensions["newsgraph.store"] = store
-    sparql.register(app, store, settings)
+    sparql.register(app, store, settings, pool, writer)
+    app.register_blueprint(writes.bp)  # /store: the Graph Store Protocol
     app.register_blueprint(dumps.bp)
     linked_data.register(app)  # /id/, /graph/, /ontology, /shapes, releases
     register_error_handlers(app)

@@ -20,7 +20,8 @@ from mapper.records import RecordError, record_to_json
 from mapper.spacy_extraction import ExtractorUnavailable
 from server.publish import publish
 from server.settings import Settings, SettingsError
-from server.store import Store, StoreError
+from server.snapshots import Snapshots, SnapshottingStore
+from server.store import Store, StoreBusy, StoreError
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -47,6 +48,13 @@ def _open_store(settings: Settings) -> Store:
         return Store(settings.store_path)
     except StoreError as exc:
         raise click.ClickException(str(exc)) from exc
+
+
+def _publish(store: Store, settings: Settings) -> list[Path]:
+    """After a write: the dumps, and a snapshot for a running `newsgraph serve`."""
+    dumps = publish(store, settings)
+    Snapshots(settings.snapshots_dir).publish(store, settings.snapshot_retention)
+    return dumps
 
 
 EXTRACTOR_OPTION = click.option(
@@ -84,13 +92,16 @@ def ingest(settings: Settings, paths: tuple[Path, ...], progress: bool | None,
     the dumps. Exit status 1 if any input was rejected (skipped ones do not count)."""
     store = _open_store(settings)
     reader = _reader(extractor)
-    report = ingest_paths(paths, store, settings.iris, progress=progress, reader=reader,
+    # A running `newsgraph serve` sees each committed batch through a new snapshot.
+    writer = SnapshottingStore(store, Snapshots(settings.snapshots_dir),
+                               settings.snapshot_retention)
+    report = ingest_paths(paths, writer, settings.iris, progress=progress, reader=reader,
                           workers=workers, batch_size=batch_size)
     for outcome in report.outcomes:
         if not outcome.stored:
             label = "error" if outcome.status == "rejected" else "note"
             click.echo(f"{label}: {outcome.summary()}", err=True)
-    dumps = publish(store, settings)
+    dumps = _publish(store, settings)
     click.echo(
         f"{report.stored} stored, {report.rejected} rejected, {report.skipped} skipped, "
         f"{report.triples} triples "
@@ -134,23 +145,61 @@ def extract(paths: tuple[Path, ...], pretty: bool, extractor: str) -> None:
 @click.option("--host", help="Address to listen on [env NEWSGRAPH_HOST, default 127.0.0.1].")
 @click.option("--port", type=int, help="Port [env NEWSGRAPH_PORT, default 8080].")
 @click.option("--threads", type=int, help="Worker threads [env NEWSGRAPH_THREADS, default 8].")
+@click.option("--query-workers", type=int,
+              help="Query processes [env NEWSGRAPH_QUERY_WORKERS, default the number of cores].")
 @click.pass_obj
 def serve(settings: Settings, host: str | None, port: int | None,
-          threads: int | None) -> None:
-    """Serve the SPARQL endpoint, dumps and health check with waitress."""
+          threads: int | None, query_workers: int | None) -> None:
+    """Serve the SPARQL endpoint, dumps and health check with waitress.
+
+    The server reads snapshots of the store (`newsgraph ingest` may run meanwhile: each of
+    its commits becomes visible) and evaluates queries in worker processes, killed at the
+    query timeout."""
     from waitress import serve as waitress_serve
 
     from server.app import create_app
+    from server.query_workers import WorkerPool
+    from server.snapshots import SnapshotStore
+    from server.writes import Writer
 
-    for name, value in (("host", host), ("port", port), ("threads", threads)):
+    for name, value in (("host", host), ("port", port), ("threads", threads),
+                        ("query_workers", query_workers)):
         if value is not None:
-            settings = settings.with_value(name, value, source=f"--{name}")
+            settings = settings.with_value(name, value,
+                                           source=f"--{name.replace('_', '-')}")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-    app = create_app(settings, _open_store(settings))
+    snapshots = Snapshots(settings.snapshots_dir)
+    _fresh_snapshot(settings, snapshots)
+    pool = WorkerPool(settings.snapshots_dir, settings.query_workers, settings.query_timeout,
+                      settings.max_rows)
+    app = create_app(settings, SnapshotStore(snapshots), pool=pool, writer=Writer(settings))
     click.echo(f"newsgraph serving http://{settings.host}:{settings.port}/ "
-               f"(SPARQL at /sparql, dumps at /dumps/)")
-    waitress_serve(app, host=settings.host, port=settings.port, threads=settings.threads,
-                   ident="newsgraph")
+               f"(SPARQL at /sparql, dumps at /dumps/; {settings.query_workers} query "
+               f"workers; writes {'enabled' if settings.token else 'disabled'})")
+    try:
+        waitress_serve(app, host=settings.host, port=settings.port, threads=settings.threads,
+                       ident="newsgraph")
+    finally:
+        pool.close()
+
+
+def _fresh_snapshot(settings: Settings, snapshots: Snapshots) -> None:
+    """Snapshot the store as it is now, unless a writer holds it (that writer publishes
+    one when it commits; wait for the first one if there is none yet)."""
+    from server.query_workers import wait_for_snapshot
+
+    try:
+        store = Store(settings.store_path)
+    except StoreBusy:
+        if not wait_for_snapshot(snapshots, 60):
+            raise click.ClickException(
+                f"the store at {settings.store_path} is being written and has no snapshot "
+                f"yet; start the server again when the writer is done") from None
+        return
+    except StoreError as exc:
+        raise click.ClickException(str(exc)) from exc
+    snapshots.publish(store, settings.snapshot_retention)
+    del store
 
 
 # --- Wikidata alignment: kb refresh, link --online, enrich, link-report ----------------------
@@ -230,7 +279,7 @@ def link(settings: Settings, online: bool, dry_run: bool, verbose: bool) -> None
     except (WikidataError, StoreError) as exc:
         raise click.ClickException(f"{exc}; nothing was written") from exc
     if report.written:
-        publish(store, settings)
+        _publish(store, settings)
     verb = "would link" if dry_run else "linked"
     click.echo(f"{verb} {len(report.linked)} of {len(report.decisions)} unlinked entities "
                f"({report.requests} requests, {report.cache_hits} from the cache)"
@@ -259,7 +308,7 @@ def enrich(settings: Settings, online: bool, gazetteer: Path | None) -> None:
         raise click.ClickException(f"{exc}; the wikidata graph is unchanged") from exc
     except (OSError, ValueError) as exc:
         raise click.ClickException(f"cannot read the gazetteer: {exc}") from exc
-    publish(store, settings)
+    _publish(store, settings)
     click.echo(report.summary())
 
 

@@ -9,8 +9,9 @@ NEWSGRAPH_QUERY_TIMEOUT) is the response started, so its status and the
 ``X-Newsgraph-Truncated`` header are always true, and a slow client holds no query slot
 while it downloads.
 
-Hard timeouts (evaluation in another process), ingest while serving and authenticated
-updates plug in here: everything a query does goes through :meth:`QueryExecutor.execute`.
+``newsgraph serve`` evaluates in worker processes over the current snapshot
+(:mod:`server.query_workers`, :mod:`server.snapshots`): a query past the timeout is killed
+with its process. Everything a query does goes through :meth:`QueryExecutor.execute`.
 """
 
 from __future__ import annotations
@@ -99,19 +100,27 @@ class SpooledResult:
 
 
 class QueryExecutor:
-    def __init__(self, store: Store, settings: Settings):
+    """Admission (allowlist, slots) and evaluation, in this process over ``store`` (a soft
+    timeout: embedded use and most tests), or in worker processes when a ``pool``
+    (:class:`server.query_workers.WorkerPool`) is given: a hard timeout, what
+    ``newsgraph serve`` uses."""
+
+    def __init__(self, store: Store, settings: Settings, pool=None):
         self.store = store
         self.settings = settings
+        self.pool = pool
         self._slots = threading.BoundedSemaphore(settings.max_concurrent_queries)
         self.allowed_services = ALLOWED_SERVICES
 
     @contextmanager
-    def slot(self) -> Iterator[None]:
-        """Hold one query slot; 503 Overloaded if none frees up within the queue wait."""
+    def slot(self) -> Iterator[float]:
+        """Hold one query slot; 503 Overloaded if none frees up within the queue wait.
+        Yields the time left of the wait (for a worker process, in pool mode)."""
+        started = time.monotonic()
         if not self._slots.acquire(timeout=self.settings.queue_wait):
             raise Overloaded(self.settings.max_concurrent_queries, self.settings.queue_wait)
         try:
-            yield
+            yield max(0.0, self.settings.queue_wait - (time.monotonic() - started))
         finally:
             self._slots.release()
 
@@ -119,57 +128,66 @@ class QueryExecutor:
                 html: Callable[[str], HtmlFrame] | None = None) -> SpooledResult:
         """Evaluate the query and serialize its result into a spool, within the limits."""
         check_services(request.query, self.allowed_services)
+        if self.pool is not None:
+            with self.slot() as wait_left:
+                return self.pool.execute(request, choose, html, wait_left)
         spool = tempfile.SpooledTemporaryFile(max_size=SPOOL_MEMORY)  # noqa: SIM115 - handed to the response
         try:
             with self.slot():
-                result = self._evaluate(request, spool, choose, html)
+                result = evaluate(self.store, request, spool, choose, html,
+                                  self.settings.max_rows, self.settings.query_timeout)
             result.size = spool.tell()
             return result
         except BaseException:
             spool.close()
             raise
 
-    def _evaluate(self, request: QueryRequest, spool, choose: Chooser,
-                  html: Callable[[str], HtmlFrame] | None) -> SpooledResult:
-        settings = self.settings
-        deadline = time.monotonic() + settings.query_timeout
-        try:
-            result = self._query(request)
-            kind = GRAPH if isinstance(result, ox.QueryTriples) else SOLUTIONS
-            media_type, fmt = choose(kind)
-            frame = html(kind) if fmt.is_html and html else None
-            if isinstance(result, ox.QueryBoolean):
-                write_boolean(fmt, bool(result), spool, frame)
-                if frame:
-                    spool.write(frame.tail(1, False).encode())
-                return SpooledResult(media_type, fmt, 1, False, 0, spool)
-            limited = Limited(result, settings.max_rows, deadline)
-            if isinstance(result, ox.QuerySolutions):
-                variables = [v.value for v in result.variables]
-                write_solutions(fmt, variables, limited, spool, frame)
-            else:
-                write_triples(fmt, limited, spool, frame)
-            if frame:
-                spool.write(frame.tail(limited.count, limited.truncated).encode())
-            return SpooledResult(media_type, fmt, limited.count, limited.truncated, 0, spool)
-        except QueryTimeout as exc:
-            raise QueryTimedOut(settings.query_timeout) from exc
-        except OSError as exc:
-            # pyoxigraph reports a failed SERVICE call (DNS, connection, remote error) as
-            # OSError; that is the remote endpoint's failure, not ours nor the client's.
-            if _SERVICE.search(request.query):
-                raise BadGateway(f"A SERVICE call to a remote endpoint failed: {exc}") from exc
-            raise
 
-    def _query(self, request: QueryRequest) -> ox.QuerySolutions | ox.QueryBoolean | \
-            ox.QueryTriples:
-        # With no dataset parameters the default graph is the union of every graph; with
-        # named-graph-uri only, the default graph is empty, as the protocol requires.
-        default_graphs = request.default_graphs
-        if default_graphs is None and request.named_graphs is not None:
-            default_graphs = []
-        try:
-            return self.store.query(request.query, default_graphs=default_graphs,
-                                    named_graphs=request.named_graphs)
-        except SyntaxError as exc:
-            raise BadRequest(f"The query could not be parsed: {exc}") from exc
+def evaluate(store, request: QueryRequest, spool, choose: Chooser,
+             html: Callable[[str], HtmlFrame] | None, max_rows: int,
+             timeout: float) -> SpooledResult:
+    """Run one query on ``store`` and write its result into ``spool``: at most ``max_rows``
+    rows, stopped between rows after ``timeout`` seconds. The one evaluation path, used in
+    this process and in the query workers."""
+    deadline = time.monotonic() + timeout
+    try:
+        result = _query(store, request)
+        kind = GRAPH if isinstance(result, ox.QueryTriples) else SOLUTIONS
+        media_type, fmt = choose(kind)
+        frame = html(kind) if fmt.is_html and html else None
+        if isinstance(result, ox.QueryBoolean):
+            write_boolean(fmt, bool(result), spool, frame)
+            if frame:
+                spool.write(frame.tail(1, False).encode())
+            return SpooledResult(media_type, fmt, 1, False, 0, spool)
+        limited = Limited(result, max_rows, deadline)
+        if isinstance(result, ox.QuerySolutions):
+            variables = [v.value for v in result.variables]
+            write_solutions(fmt, variables, limited, spool, frame)
+        else:
+            write_triples(fmt, limited, spool, frame)
+        if frame:
+            spool.write(frame.tail(limited.count, limited.truncated).encode())
+        return SpooledResult(media_type, fmt, limited.count, limited.truncated, 0, spool)
+    except QueryTimeout as exc:
+        raise QueryTimedOut(timeout) from exc
+    except OSError as exc:
+        # pyoxigraph reports a failed SERVICE call (DNS, connection, remote error) as
+        # OSError; that is the remote endpoint's failure, not ours nor the client's.
+        if _SERVICE.search(request.query):
+            raise BadGateway(f"A SERVICE call to a remote endpoint failed: {exc}") from exc
+        raise
+
+
+def _query(store, request: QueryRequest) -> ox.QuerySolutions | ox.QueryBoolean | \
+        ox.QueryTriples:
+    # With no dataset parameters the default graph is the union of every graph; with
+    # named-graph-uri only, the default graph is empty, as the protocol requires.
+    default_graphs = request.default_graphs
+    if default_graphs is None and request.named_graphs is not None:
+        default_graphs = []
+    try:
+        return store.query(request.query, default_graphs=default_graphs,
+                           named_graphs=request.named_graphs)
+    except SyntaxError as exc:
+        raise BadRequest(f"The query could not be parsed: {exc}") from exc

@@ -12,21 +12,26 @@
 | NEWSGRAPH_MAX_ROWS | 100000 | result rows (or triples) sent at most; the rest is cut off |
 | NEWSGRAPH_MAX_CONCURRENT_QUERIES | 4 | queries evaluated at once; others wait for a slot |
 | NEWSGRAPH_QUEUE_WAIT | 2 | seconds a query waits for a slot before a 503 |
-| NEWSGRAPH_QUERY_TIMEOUT | 60 | seconds a query may take producing its results |
+| NEWSGRAPH_QUERY_TIMEOUT | 60 | seconds a query may run; it is then killed (hard limit) |
+| NEWSGRAPH_QUERY_WORKERS | cores | processes that evaluate queries for `newsgraph serve` |
+| NEWSGRAPH_TOKEN | (none) | bearer token of writes (SPARQL Update, Graph Store); unset: none |
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 
 from mapper.namespaces import Iris
 
 #: Fields that must be positive numbers.
 LIMITS = frozenset({"max_request_bytes", "max_url_bytes", "max_rows", "max_concurrent_queries",
-                    "queue_wait", "query_timeout"})
+                    "queue_wait", "query_timeout", "query_workers"})
+#: Seconds a superseded snapshot is kept beyond the query timeout, so a query that started on
+#: it (at most NEWSGRAPH_QUERY_TIMEOUT ago) always finishes on intact files.
+SNAPSHOT_MARGIN = 60.0
 
 
 class SettingsError(ValueError):
@@ -46,6 +51,16 @@ class Settings:
     max_concurrent_queries: int = 4
     queue_wait: float = 2.0
     query_timeout: float = 60.0
+    query_workers: int = field(default_factory=lambda: os.cpu_count() or 1)
+    token: str = field(default="", repr=False)  # never printed or logged
+
+    @property
+    def snapshots_dir(self) -> Path:
+        return self.data_dir / "snapshots"
+
+    @property
+    def snapshot_retention(self) -> float:
+        return self.query_timeout + SNAPSHOT_MARGIN
 
     @property
     def store_path(self) -> Path:
@@ -73,7 +88,7 @@ class Settings:
         kind = {f.name: f.type for f in fields(self)}[name]
         try:
             value = (int(raw) if kind == "int" else float(raw) if kind == "float"  # type: ignore[arg-type]
-                     else Path(raw) if kind == "Path" else str(raw))  # type: ignore[arg-type]
+                     else Path(raw) if kind == "Path" else str(raw).strip())  # type: ignore[arg-type]
         except ValueError as exc:
             raise SettingsError(f"{source or name}: {raw!r} is not a valid {kind}") from exc
         if name in LIMITS and value <= 0:

@@ -6,7 +6,8 @@
   ``Accept`` header with q-values; 406 when nothing fits.
 - ``GET /sparql`` without a query: the service description by ``Accept`` (Turtle for RDF
   clients) or, for a browser, the HTML query page.
-- SPARQL Update is refused (403): updates are not open to the public.
+- SPARQL Update: only with the server's token (:mod:`server.writes`); 403 when no token is
+  configured, 401 without the right one.
 
 The query itself runs in :class:`server.executor.QueryExecutor`, the single place that
 enforces the limits.
@@ -42,6 +43,7 @@ from server.results import write_triples
 from server.service_description import SD_PREFIXES, StatisticsCache, describe_service
 from server.settings import Settings
 from server.store import Store
+from server.writes import Writer, apply_update
 
 bp = Blueprint("sparql", __name__, template_folder="templates")
 
@@ -188,9 +190,13 @@ def _result_response(result: SpooledResult) -> Response:
 
 
 def handle_update(update: UpdateRequest) -> Response:
-    """Updates are not open to the public; authenticated writes are a separate route."""
-    raise Forbidden("SPARQL Update is not open to the public on this endpoint: the graph is "
-                    "written only by newsgraph's ingest. Query with 'query' instead.")
+    """Updates are not open to the public: only with the server's token
+    (:mod:`server.writes`), else 403 (no token configured) or 401."""
+    if not _settings().token:
+        raise Forbidden("SPARQL Update is not open to the public on this endpoint, and writes "
+                        "are disabled on this server (no NEWSGRAPH_TOKEN): the graph is "
+                        "written only by newsgraph's ingest. Query with 'query' instead.")
+    return apply_update(update.update, update.using_graphs, update.using_named_graphs)
 
 
 def _check_url_length() -> None:
@@ -236,8 +242,11 @@ def sparql() -> Response:
     return _result_response(result)
 
 
-def register(app: Flask, store: Store, settings: Settings) -> None:
-    """Attach the endpoint, its executor and its statistics cache to the app."""
-    app.extensions["newsgraph.executor"] = QueryExecutor(store, settings)
+def register(app: Flask, store: Store, settings: Settings, pool=None,
+             writer: Writer | None = None) -> None:
+    """Attach the endpoint, its executor (over ``pool`` if given), its statistics cache and
+    the writer of authenticated writes to the app."""
+    app.extensions["newsgraph.executor"] = QueryExecutor(store, settings, pool)
     app.extensions["newsgraph.statistics"] = StatisticsCache(store, settings)
+    app.extensions["newsgraph.writer"] = writer or Writer(settings, store)
     app.register_blueprint(bp)

@@ -29,6 +29,11 @@ class StoreError(RuntimeError):
     """The store cannot be opened or written; the message says what to do."""
 
 
+class StoreBusy(StoreError):
+    """Another process (an ingest, or a server applying a write) holds the store's write
+    lock: there is one writer at a time."""
+
+
 QueryResult = ox.QuerySolutions | ox.QueryBoolean | ox.QueryTriples
 
 
@@ -44,10 +49,32 @@ class Store:
                 path.mkdir(parents=True, exist_ok=True)
                 self._store = ox.Store(str(path))
         except OSError as exc:
-            hint = ""
             if "lock" in str(exc).lower():
-                hint = " Another process (a running `newsgraph serve`?) has it open; stop it first."
-            raise StoreError(f"cannot open the store at {path}: {exc}{hint}") from exc
+                raise StoreBusy(
+                    f"cannot open the store at {path}: it is busy, another writer (a running "
+                    f"`newsgraph ingest`, `link`, `enrich`, or a server applying a write) has "
+                    f"it open; "
+                    f"try again when it is done ({exc})") from exc
+            raise StoreError(f"cannot open the store at {path}: {exc}") from exc
+
+    @classmethod
+    def read_only(cls, path: Path) -> Store:
+        """Open a snapshot (a checkpoint made by :meth:`backup`) for reading: no lock is
+        taken, so any number of processes may read it, and a reader killed mid-query
+        cannot damage it."""
+        store = cls.__new__(cls)
+        store.path = path
+        try:
+            store._store = ox.Store.read_only(str(path))
+        except OSError as exc:
+            raise StoreError(f"cannot open the snapshot at {path}: {exc}") from exc
+        return store
+
+    def backup(self, target: Path) -> None:
+        """A consistent checkpoint of the store in ``target`` (which must not exist): hard
+        links to the immutable table files on the same file system, so it is cheap."""
+        self._store.flush()
+        self._store.backup(str(target))
 
     # --- writes ---------------------------------------------------------------------------
 
