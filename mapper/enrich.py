@@ -36,10 +36,10 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 
-from rdflib import RDF, RDFS, XSD, Graph, Literal, Namespace, URIRef
+from rdflib import RDF, RDFS, XSD, Graph, Literal, URIRef
 
 from mapper.gazetteer import Gazetteer, KbEntry, configured_path
-from mapper.namespaces import PROV, VOID, WD, Iris
+from mapper.namespaces import DCTERMS, PROV, VOID, WD, WDT, Iris
 from mapper.wikidata import (
     PREFIXES,
     WikidataClient,
@@ -49,8 +49,6 @@ from mapper.wikidata import (
     values_block,
 )
 
-WDT = Namespace("http://www.wikidata.org/prop/direct/")
-DCTERMS = Namespace("http://purl.org/dc/terms/")
 GEO_WKT = URIRef("http://www.opengis.net/ont/geosparql#wktLiteral")
 WIKIDATA = URIRef("http://www.wikidata.org/")
 CC0 = URIRef("http://creativecommons.org/publicdomain/zero/1.0/")

@@ -47,6 +47,7 @@ from pathlib import Path
 
 from mapper.gazetteer import KB_PATH, Gazetteer, normalise
 from mapper.kb_build import AMBIGUOUS_METONYMS, Builder, write_gazetteer
+from mapper.namespaces import parse_point
 from mapper.wikidata import (
     PREFIXES,
     WikidataClient,
@@ -61,7 +62,6 @@ from mapper.wikidata import (
 SINCE = "2000-01-01T00:00:00Z"
 MIN_POPULATION = 100_000
 ALIAS_SEPARATOR = "\t"
-_POINT = re.compile(r"^\s*Point\(\s*([-+0-9.eE]+)\s+([-+0-9.eE]+)\s*\)\s*$")
 
 #: Label in English, else the multilingual label; aliases in both.
 _NAMES = """
@@ -190,17 +190,6 @@ class RefreshReport:
 def _literal(row: dict, name: str) -> str | None:
     term = row.get(name)
     return term["value"] if term and term.get("type") in ("literal", "typed-literal") else None
-
-
-def parse_point(value: str | None) -> tuple[float, float] | None:
-    """(lat, lon) of a WKT 'Point(lon lat)'; None for other globes or shapes."""
-    match = _POINT.match(value or "")
-    if not match:
-        return None
-    lon, lat = float(match.group(1)), float(match.group(2))
-    if not (-90 <= lat <= 90 and -180 <= lon <= 180):
-        return None
-    return lat, lon
 
 
 def parse_items(endpoint: str, rows: list[dict]) -> list[Item]:

@@ -22,6 +22,8 @@ PROV = Namespace("http://www.w3.org/ns/prov#")
 NIF = Namespace("http://persistence.uni-leipzig.org/nlp2rdf/ontologies/nif-core#")
 ITSRDF = Namespace("http://www.w3.org/2005/11/its/rdf#")
 WD = Namespace("http://www.wikidata.org/entity/")
+WDT = Namespace("http://www.wikidata.org/prop/direct/")
+DCTERMS = Namespace("http://purl.org/dc/terms/")
 VOID = Namespace("http://rdfs.org/ns/void#")
 
 #: Prefixes offered to queries and used in Turtle output.
@@ -34,12 +36,13 @@ PREFIXES: dict[str, str] = {
     "nif": str(NIF),
     "itsrdf": str(ITSRDF),
     "wd": str(WD),
+    "wdt": str(WDT),
     "owl": "http://www.w3.org/2002/07/owl#",
     "rdf": "http://www.w3.org/1999/02/22-rdf-syntax-ns#",
     "rdfs": "http://www.w3.org/2000/01/rdf-schema#",
     "skos": "http://www.w3.org/2004/02/skos/core#",
     "xsd": "http://www.w3.org/2001/XMLSchema#",
-    "dcterms": "http://purl.org/dc/terms/",
+    "dcterms": str(DCTERMS),
     "void": str(VOID),
 }
 
@@ -113,6 +116,22 @@ class Iris:
 
     def unlinked_entity(self, entity_type: str, name: str) -> URIRef:
         return self._iri(f"id/entity/{entity_type.lower()}/{slug(name)}")
+
+
+_WKT_POINT = re.compile(r"^\s*(?:<[^>]*>\s*)?POINT\s*\(\s*([-+0-9.eE]+)\s+([-+0-9.eE]+)\s*\)\s*$",
+                        re.IGNORECASE)
+
+
+def parse_point(wkt: str | None) -> tuple[float, float] | None:
+    """(lat, lon) of a Wikidata coordinate literal 'Point(lon lat)'; None for another globe,
+    shape or an impossible position."""
+    match = _WKT_POINT.match(wkt or "")
+    if not match:
+        return None
+    lon, lat = float(match.group(1)), float(match.group(2))
+    if not (-90 <= lat <= 90 and -180 <= lon <= 180):
+        return None
+    return lat, lon
 
 
 def wikidata_iri(qid: str) -> URIRef:

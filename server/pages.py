@@ -21,7 +21,7 @@ from flask import render_template, request
 from rdflib import OWL, RDF, RDFS, SKOS, BNode, Graph, Literal, URIRef
 from rdflib.collection import Collection
 
-from mapper.namespaces import NG, NGSH, NGT, NIF, PREFIXES
+from mapper.namespaces import NG, NGSH, NGT, NIF, PREFIXES, parse_point
 from mapper.sentences import Sentence, split_sentences
 from server.linked_data import (
     ALL_PREFIXES,
@@ -40,10 +40,8 @@ from server.store import Store
 
 XSD_STRING = PREFIXES["xsd"] + "string"
 SH = "http://www.w3.org/ns/shacl#"
-WDT = "http://www.wikidata.org/prop/direct/"
+WDT = PREFIXES["wdt"]
 WIKIDATA_ENTITY = PREFIXES["wd"]
-WKT_POINT = re.compile(r"^\s*(?:<[^>]*>\s*)?POINT\s*\(\s*(-?[\d.eE+-]+)\s+(-?[\d.eE+-]+)\s*\)",
-                       re.IGNORECASE)
 #: Rows of a timeline or event list shown at most (the rest is one SPARQL query away).
 EVENT_ROWS = 500
 GRAPH_ROWS = 200
@@ -500,13 +498,7 @@ def coordinates(store: Store, settings: Settings, iri: str) -> tuple[float, floa
         GRAPH <{graph}> {{ ?item <{WDT}P625> ?point }} }} LIMIT 1""")
     if not rows:
         return None
-    match = WKT_POINT.match(rows[0]["point"].value)
-    if not match:
-        return None
-    lon, lat = float(match.group(1)), float(match.group(2))
-    if not (-90 <= lat <= 90 and -180 <= lon <= 180):
-        return None
-    return lat, lon
+    return parse_point(rows[0]["point"].value)
 
 
 def entity_page(store: Store, settings: Settings, d: Description, doc: str) -> str:

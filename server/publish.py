@@ -18,13 +18,12 @@ from pathlib import Path
 from typing import BinaryIO
 
 import pyoxigraph as ox
-from rdflib import RDF, Graph, Literal, Namespace, URIRef
+from rdflib import RDF, Graph, Literal, URIRef
 
-from mapper.namespaces import NG, PREFIXES, VOID
+from mapper.namespaces import DCTERMS, NG, PREFIXES, VOID
 from server.settings import Settings
 from server.store import Store
 
-DCTERMS = Namespace("http://purl.org/dc/terms/")
 DATA_LICENSE = URIRef("https://creativecommons.org/licenses/by/4.0/")
 ALL_TRIPLES = "CONSTRUCT { ?s ?p ?o } WHERE { ?s ?p ?o }"
 
