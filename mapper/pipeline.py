@@ -40,7 +40,7 @@ from mapper.mapping import ArticleTriples, MappedArticle, map_record
 from mapper.namespaces import Iris
 from mapper.readers import JSONL_SUFFIX, RECORD_SUFFIX, find_inputs
 from mapper.records import Record, RecordError, parse_record
-from mapper.validation import validate_article
+from mapper.shacl_sparql import compiled_shapes
 
 
 class ArticleStore(Protocol):
@@ -147,8 +147,13 @@ class Reader:
 
 
 def rejection(mapped: MappedArticle, source: str) -> Outcome | None:
-    """The rejection of an article that violates the shapes, or None when it conforms."""
-    violations = validate_article(mapped)
+    """The rejection of an article that violates the shapes, or None when it conforms.
+
+    Ingest checks the shapes compiled to SPARQL (:mod:`mapper.shacl_sparql`, 20x faster than
+    pyshacl and tested to report the same violations); pyshacl stays the reference and
+    writes the release's validation report.
+    """
+    violations = compiled_shapes().validate(mapped)
     if not violations:
         return None
     return Outcome(source, "rejected", mapped.article_id,

@@ -1,20 +1,28 @@
 """The project's SHACL shapes compiled to SPARQL and evaluated by pyoxigraph, a batch at a time.
 
 pyshacl interprets the shapes focus node by focus node in Python (about 240 ms for the seed
-article). :func:`compile_shapes` reads the same shapes once and turns every constraint into one
-branch of a single SPARQL query. :meth:`CompiledShapes.validate_many` loads each article of a
-batch (its graph and the entity descriptions it contributes) into its own named graph of one
-in-memory store, runs that query once over all of them and attributes each result to its
+article). :func:`compile_shapes` reads the same shapes once and compiles every constraint into
+SPARQL: like constraints (all sh:maxCount 1 of all shapes, all sh:datatype, ...) share one
+branch whose VALUES table lists them, about thirty branches in all.
+:meth:`CompiledShapes.validate_many` loads the articles of a batch (each article's graph and
+the entity descriptions it contributes) into their own named graphs of an in-memory store, runs
+each compiled query once over all of them (``GRAPH ?_g``) and attributes each result to its
 article by graph name. The violations are the ones :func:`mapper.validation.validate_article`
 reports: same focus nodes, paths, constraint components and, where a shape has ``sh:message``,
-messages (tests/test_shacl_sparql.py compares the two on mutations of the seed article).
+messages (tests/test_shacl_sparql.py compares the two on mutations of the seed article and
+lists the few deliberate differences).
+
+A store holds ``graphs_per_store`` articles (10 by default): pyoxigraph's in-memory store
+finds a subject's triples by walking all the quads of that subject, in every graph, so an
+entity that many articles of one store describe makes each lookup slower, and a store of a few
+articles is as fast per article as a large one (bench/RESULTS.md).
 
 Only the SHACL features that ``shapes/*.ttl`` uses are supported (see ``_SUPPORTED``); any
 other ``sh:`` term in the shapes makes :func:`compile_shapes` raise
 :class:`UnsupportedShapeFeature` naming it, so the fast path can never skip a constraint
 silently.
 
-pyshacl reads literals with rdflib, not with SPARQL's rules, and three of its readings cannot be
+pyshacl reads literals with rdflib, not with SPARQL's rules, and some of its readings cannot be
 recomputed from the literal a SPARQL store holds. They are taken from rdflib while an article is
 loaded and stored as facts in the store's default graph, which the compiled checks consult:
 
@@ -23,14 +31,21 @@ loaded and stored as facts in the store's default graph, which the compiled chec
 * ``sh:minInclusive``/``sh:maxInclusive`` on anything but a plain integer or decimal (pyshacl
   compares such values with rdflib's ordering, e.g. a boolean against ``0`` by datatype IRI);
   plain integers and decimals are compared by SPARQL, which agrees with rdflib on them;
-* ``sh:pattern`` is matched with Python's :mod:`re`, as pyshacl does (through a pyoxigraph custom
-  function): XPath regular expressions differ, e.g. ``$`` does not match before a final newline.
+* ``sh:pattern``/``sh:minLength`` on a literal that is not a string read rdflib's lexical form
+  (the store keeps numbers and dates by value: ``"nan"^^xsd:double`` reads back ``NaN``).
+
+``sh:pattern`` is matched with Python's :mod:`re`, as pyshacl does (a pyoxigraph custom
+function): SPARQL's XPath regular expressions differ, e.g. ``$`` does not match before a final
+newline. What stays different on purpose: sh:sparql queries run under SPARQL 1.1, where rdflib's
+engine departs from it on operands of the wrong type or range (it orders a string after a date
+by datatype IRI), and terms compare as in RDF 1.1 and the store ("x" and "x"^^xsd:string are one
+term, rdflib keeps two); see KNOWN_DIFFERENCES in tests/test_shacl_sparql.py.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
 from decimal import Decimal
@@ -41,6 +56,7 @@ from pyshacl.rdfutil.compare import compare_literal
 from rdflib import RDF, RDFS, XSD, BNode, Graph, Literal, Namespace, URIRef
 from rdflib.collection import Collection
 from rdflib.plugins.sparql import prepareQuery
+from rdflib.plugins.stores.memory import Memory
 from rdflib.term import Node, Variable
 
 from mapper.mapping import MappedArticle
@@ -53,7 +69,16 @@ OWL_CLASS = URIRef("http://www.w3.org/2002/07/owl#Class")
 
 #: Private vocabulary of the facts and functions the compiled query uses.
 _X = "urn:x-newsgraph-shacl:"
-_ILL = f"<{_X}ill-typed>"
+#: A fact about one triple of an article, as rdflib reads it: (fact, in, graph), (fact,
+#: subject|predicate|object, ...) and flags: (fact, ill-typed, rdflib) for an object pyshacl
+#: finds ill-typed; (fact, judged, rdflib) when sh:pattern/sh:minLength must read rdflib's
+#: lexical form (pyoxigraph keeps numbers and dates by value: "nan"^^xsd:double reads "NaN"),
+#: with (fact, fails, check/k) for each such check the object fails.
+_IN, _SUBJECT, _PREDICATE, _OBJECT = (_X + p for p in ("in", "subject", "predicate", "object"))
+_ILL, _JUDGED, _FAILS, _RDFLIB = (_X + p for p in ("ill-typed", "judged", "fails", "rdflib"))
+_FACT_PARTS = tuple(ox.NamedNode(p) for p in (_SUBJECT, _PREDICATE, _OBJECT))
+_STRING_NAMES = frozenset({str(XSD.string), str(RDF.langString)})
+_SUBCLASS_OF = str(RDFS.subClassOf)
 _ABNORMAL = f"<{_X}compared-by-rdflib>"
 _GRAPH = _X + "article:"
 
@@ -74,7 +99,8 @@ _NODE_KINDS = {
     SH.IRIOrLiteral: "(isIRI({x}) || isLITERAL({x}))",
 }
 _RANGES = {SH.minInclusive: ">=", SH.maxInclusive: "<="}
-#: Literal bounds SPARQL and Python compare exactly alike (no float rounding).
+#: Integers and decimals pyoxigraph (64-bit integers, 18 decimal places) and Python compare
+#: exactly alike: range checks on these run in SPARQL, on anything else rdflib decides.
 _EXACT_NUMBERS = {XSD.integer: re.compile(r"-?[0-9]{1,18}"),
                   XSD.decimal: re.compile(r"-?[0-9]{1,18}(\.[0-9]{1,17})?")}
 #: pyshacl's check that a literal's Python value has the type its datatype promises.
@@ -83,7 +109,7 @@ _PYTHON_TYPES: dict[URIRef, type | tuple[type, ...]] = {
     XSD.float: float, XSD.decimal: Decimal, XSD.boolean: bool, XSD.date: date,
     XSD.time: time, XSD.dateTime: datetime,
 }
-_MAX_COUNT_BOUND = 10  # sh:minCount/sh:maxCount are compiled to n distinct-value patterns
+_MAX_COUNT_BOUND = 10  # inside sh:or/sh:xone, counts become patterns of n distinct values
 _TYPE_PATH = {True: f"<{RDF.type}>/<{RDFS.subClassOf}>*", False: f"<{RDF.type}>"}
 _FORBIDDEN_ALGEBRA = {"Graph": "GRAPH", "ServiceGraphPattern": "SERVICE", "Slice": "LIMIT/OFFSET",
                       "Group": "GROUP BY", "AggregateJoin": "aggregates"}
@@ -96,6 +122,7 @@ class UnsupportedShapeFeature(ValueError):
 # --- terms ---------------------------------------------------------------------------------
 
 _LEXICAL_ESCAPES = str.maketrans({"\\": "\\\\", '"': '\\"', "\n": "\\n", "\r": "\\r"})
+_LEXICAL_UNSAFE = re.compile(r'[\\"\n\r]')
 _IRI_UNSAFE = re.compile(r'[\x00-\x20<>"{}|^`\\]')
 
 
@@ -106,12 +133,23 @@ def _iri(value: str) -> str:
 
 
 def _literal(term: Literal) -> str:
-    text = f'"{str(term).translate(_LEXICAL_ESCAPES)}"'
-    if term.language:
-        return f"{text}@{term.language}"
-    if term.datatype is not None:
-        return f"{text}^^{_iri(term.datatype)}"
-    return text
+    lexical = str(term)
+    if _LEXICAL_UNSAFE.search(lexical):
+        lexical = lexical.translate(_LEXICAL_ESCAPES)
+    language = term.language
+    if language:
+        return f'"{lexical}"@{language}'
+    datatype = term.datatype
+    if datatype is None:
+        return f'"{lexical}"'
+    key = str(datatype)
+    suffix = _DATATYPE_SUFFIXES.get(key)
+    if suffix is None:
+        suffix = _DATATYPE_SUFFIXES[key] = "^^" + _iri(key)
+    return f'"{lexical}"{suffix}'
+
+
+_DATATYPE_SUFFIXES: dict[str, str] = {}
 
 
 def _sparql_term(term: Node) -> str:
@@ -138,6 +176,25 @@ def _short(iri: str) -> str:
         return _namespace_manager().normalizeUri(URIRef(iri))
     except Exception:
         return iri
+
+
+def _shortener(shapes: Graph) -> Callable[[str], str]:
+    """Prefixed forms as mapper.validation reports them: pyshacl's report graph binds the
+    "core" prefixes and the shapes graph's, and mapper.validation binds PREFIXES over them."""
+    graph = Graph(bind_namespaces="core")
+    for prefix, ns in shapes.namespace_manager.namespaces():
+        graph.namespace_manager.bind(prefix, ns)
+    for prefix, ns in PREFIXES.items():
+        graph.bind(prefix, ns, replace=True)
+    manager = graph.namespace_manager
+
+    def short(iri: str) -> str:
+        try:
+            return manager.normalizeUri(URIRef(iri))
+        except Exception:
+            return iri
+
+    return short
 
 
 def _show(term: Node | ox.NamedNode | ox.BlankNode | ox.Literal | None) -> str:
@@ -223,15 +280,26 @@ class _Check:
 
 @dataclass
 class _Query:
+    """The compiled branches; each becomes (part of) a SELECT over all named graphs."""
+
     prefixes: dict[str, str] = field(default_factory=dict)
-    branches: list[str] = field(default_factory=list)
+    branches: list[tuple[str, str]] = field(default_factory=list)  # (pattern, facts needed)
     variables: list[str] = field(default_factory=list)
 
-    def text(self) -> str:
+    def texts(self, chunk: int) -> list[tuple[str, str]]:
+        """(facts needed, query) pairs, ``chunk`` branches to a query: pyoxigraph plans a
+        UNION of many branches in more than linear time."""
         head = "".join(f"PREFIX {p}: <{ns}>\n" for p, ns in sorted(self.prefixes.items()))
         extra = "".join(f" ?{v}" for v in self.variables)
-        union = "\n  UNION\n".join("  { " + b + " }" for b in self.branches)
-        return f"{head}SELECT DISTINCT ?_g ?_c ?_f ?_v ?_p{extra} WHERE {{\n{union}\n}}"
+        queries = []
+        for needs in sorted({needs for _, needs in self.branches}):
+            patterns = [b for b, n in self.branches if n == needs]
+            for start in range(0, len(patterns), chunk):
+                union = "\n  UNION\n".join("  { " + b + " }"
+                                            for b in patterns[start:start + chunk])
+                queries.append((needs, f"{head}SELECT DISTINCT ?_g ?_c ?_f ?_v ?_p{extra} "
+                                       f"WHERE {{\n{union}\n}}"))
+        return queries
 
 
 #: How each group of like checks is evaluated. A group's rows bind ?_c (the check), ?_tc (a
@@ -239,10 +307,20 @@ class _Query:
 #: values start from the property's triples and test the target only on the rows that fail;
 #: cardinality and class checks use MINUS and aggregates, which pyoxigraph evaluates by hashing
 #: (a lookup by subject walks every graph the subject occurs in, and entities are shared).
+def _fact(fact: str, subject: str, predicate: str, obj: str) -> str:
+    """The triple pattern of a fact about (subject, predicate, obj) in graph ?_g."""
+    return (f"{fact} <{_IN}> ?_g ; <{_SUBJECT}> {subject} ; <{_PREDICATE}> {predicate} ; "
+            f"<{_OBJECT}> {obj}")
+
+
 _TARGET = "EXISTS { GRAPH ?_g { ?_f TYPE ?_tc } }"
 _VALUE_GROUPS = {
     "datatype": ("?_dt", "(!isLITERAL(?_v) || !sameTerm(DATATYPE(?_v), ?_dt))"),
-    "min-length": ("?_n", "(isBLANK(?_v) || STRLEN(STR(?_v)) < ?_n)"),
+    "min-length": ("?_n ?_k",
+                   f"IF(EXISTS {{ {_fact('?_t', '?_f', '?_pp', '?_v')} ; "
+                   f"<{_JUDGED}> <{_RDFLIB}> }}, "
+                   f"EXISTS {{ {_fact('?_t', '?_f', '?_pp', '?_v')} ; <{_FAILS}> ?_k }}, "
+                   "(isBLANK(?_v) || STRLEN(STR(?_v)) < ?_n))"),
     **{f"kind/{kind}": ("", "!" + test.format(x="?_v")) for kind, test in
        ((k[len(str(SH)):], t) for k, t in _NODE_KINDS.items())},
 }
@@ -253,6 +331,7 @@ class _Compiler:
 
     def __init__(self, shapes: Graph, subclasses: bool, checks: list[_Check] | None = None):
         self.g = shapes
+        self.short = _shortener(shapes)
         self.type_path = _TYPE_PATH[subclasses]
         self.record = checks is None  # the first pass records the checks, the second reuses
         self.checks: list[_Check] = [] if checks is None else checks
@@ -264,6 +343,8 @@ class _Compiler:
         self.datatypes: set[URIRef] = set()
         self.ranges: dict[URIRef, list[tuple[int, Literal, str]]] = {}
         self.range_keys = 0
+        self.lexicals: dict[URIRef, list[tuple[str, tuple[str, object]]]] = {}
+        self.lexical_keys = 0
         self.patterns: dict[str, re.Pattern[str]] = {}
 
     # shapes-graph access, remembering what was read
@@ -301,8 +382,10 @@ class _Compiler:
             self.checks.append(check)
         return index
 
-    def branch(self, pattern: str) -> None:
-        self.query.branches.append(pattern)
+    def branch(self, pattern: str, needs: str = "") -> None:
+        """Add a branch; one that ``needs`` facts ("ill-typed", "fails") runs only when the
+        batch has such facts."""
+        self.query.branches.append((pattern, needs))
         self.fresh = 0  # a branch's helper variables need only be unique within it
 
     def group(self, kind: str, index: int, classes: list[URIRef], *params: str) -> None:
@@ -375,7 +458,7 @@ class _Compiler:
         elif name == "range":
             self.branch(f"{table} {triples} FILTER (!(isLITERAL(?_v) && ?_v {arg} ?_b) "
                         f"&& {target}) MINUS {{ ?_g {_ABNORMAL} ?_v }}")
-            self.branch(f"{table} ?_g ?_fails ?_v . {triples} FILTER {target}")
+            self.branch(f"{table} ?_g ?_fails ?_v . {triples} FILTER {target}", "fails")
         elif name == "node-kind":
             test = _NODE_KINDS[SH[arg]].format(x="?_f")
             self.branch(f"{table} {focus} FILTER (!{test}) BIND (?_f AS ?_v)")
@@ -383,8 +466,9 @@ class _Compiler:
             condition = _VALUE_GROUPS[kind][1]
             self.branch(f"{table} {triples} FILTER ({condition} && {target})")
             if name == "datatype":  # values rdflib reads as ill-typed
-                self.branch(f"{table} ?_g {_ILL} ?_v . {triples} "
-                            f"FILTER (sameTerm(DATATYPE(?_v), ?_dt) && {target})")
+                self.branch(f"{table} {_fact('?_t', '?_f', '?_pp', '?_v')} ; "
+                            f"<{_ILL}> <{_RDFLIB}> . {triples} "
+                            f"FILTER (sameTerm(DATATYPE(?_v), ?_dt) && {target})", "ill-typed")
 
     def node_shape(self, shape: Node) -> None:
         if (shape, SH.path, None) in self.g:
@@ -438,7 +522,7 @@ class _Compiler:
         if (shape, SH.targetClass, None) in self.g:
             raise UnsupportedShapeFeature(f"property shape {shape} with its own targets")
         path = self.path(shape)
-        short, p = _short(path), _iri(path)
+        short, p = self.short(path), _iri(path)
         message = self.message(shape)
         for pred, obj in self.constraints(shape):
             if pred in (SH.path, SH.message):
@@ -476,7 +560,8 @@ class _Compiler:
                 n = self.length(obj)
                 if n:
                     index = self.add_check(self.length_check(n, short, message))
-                    self.group("min-length", index, classes, p, str(n))
+                    key = self.lexical_key(path, ("length", n))
+                    self.group("min-length", index, classes, p, str(n), key)
             elif pred in _RANGES:
                 check, key = self.range_check(pred, obj, path, short, message)
                 index = self.add_check(check)
@@ -490,11 +575,12 @@ class _Compiler:
                 self.branch(f"GRAPH ?_g {{ ?_f {p} ?_v }} {minus} "
                             f"FILTER {self.targeted(classes)} BIND ({index} AS ?_c)")
             elif pred in (SH_OR, SH.xone):
-                condition, check = self.logical(pred, obj, "?_v", short, message)
+                condition, check = self.logical(pred, obj, "?_v", short, message, ("?_f", path))
                 self.branch(f"GRAPH ?_g {{ ?_f {p} ?_v }} FILTER ({condition} && "
                             f"{self.targeted(classes)}) BIND ({self.add_check(check)} AS ?_c)")
             elif pred in _VALUE_PREDICATES:
-                condition, check = self.value_constraint(pred, obj, "?_v", short, message, path)
+                condition, check = self.value_constraint(pred, obj, "?_v", short, message, path,
+                                                         "?_f")
                 self.branch(f"GRAPH ?_g {{ ?_f {p} ?_v }} FILTER ({condition} && "
                             f"{self.targeted(classes)}) BIND ({self.add_check(check)} AS ?_c)")
             else:
@@ -513,11 +599,12 @@ class _Compiler:
         return found
 
     @staticmethod
-    def count(pred: URIRef, obj: Node) -> int:
+    def count(pred: URIRef, obj: Node, nested: bool = False) -> int:
         if not isinstance(obj, Literal) or not isinstance(obj.value, int) or obj.value < 0:
             raise UnsupportedShapeFeature(f"{_short(pred)} {obj!r} that is not a count")
-        if obj.value > _MAX_COUNT_BOUND:
-            raise UnsupportedShapeFeature(f"{_short(pred)} above {_MAX_COUNT_BOUND}")
+        if nested and obj.value > _MAX_COUNT_BOUND:
+            raise UnsupportedShapeFeature(
+                f"{_short(pred)} above {_MAX_COUNT_BOUND} inside a sh:or/sh:xone member")
         return int(obj.value)
 
     @staticmethod
@@ -579,14 +666,18 @@ class _Compiler:
                        lambda f, v, o=op, b=shown: f"Value {v} is not {o} {b}"), key)
 
     def value_constraint(self, pred: URIRef, obj: Node, x: str, path: str | None,
-                         message: str | None, predicate: URIRef | None = None
-                         ) -> tuple[str, _Check]:
+                         message: str | None, predicate: URIRef | None = None,
+                         subject: str | None = None) -> tuple[str, _Check]:
         """A SPARQL condition true when value ``x`` violates the constraint, and its check
-        (the per-value form, for node shapes and the members of sh:or/sh:xone)."""
+        (the per-value form, for node shapes and the members of sh:or/sh:xone); ``x`` is the
+        object of (``subject``, ``predicate``, ``x``) when it is a property's value."""
         if pred == SH.datatype:
             check = self.datatype_check(obj, path, message)
+            ill = "false" if subject is None or predicate is None else (
+                f"EXISTS {{ {_fact(self.var(), subject, _iri(predicate), x)} ; "
+                f"<{_ILL}> <{_RDFLIB}> }}")
             return (f"!(isLITERAL({x}) && sameTerm(DATATYPE({x}), {_iri(obj)}) "  # type: ignore[arg-type]
-                    f"&& NOT EXISTS {{ ?_g {_ILL} {x} }})", check)
+                    f"&& !{ill})", check)
         if pred == SH_CLASS:
             check = self.class_check(obj, path, message)
             return (f"NOT EXISTS {{ GRAPH ?_g {{ {x} {self.type_path} {_iri(obj)} }} }}",  # type: ignore[arg-type]
@@ -615,12 +706,17 @@ class _Compiler:
                 raise UnsupportedShapeFeature(f"sh:pattern {str(obj)!r}: {exc}") from exc
             function = f"{_X}pattern/{len(self.patterns)}"
             self.patterns[function] = compiled
-            return (f"(isBLANK({x}) || !<{function}>(STR({x})))",
+            condition = f"(isBLANK({x}) || !<{function}>(STR({x})))"
+            if subject is not None and predicate is not None:
+                condition = self.lexical(predicate, ("pattern", compiled), subject, x, condition)
+            return (condition,
                     _Check("sh:PatternConstraintComponent", path, message,
                            lambda f, v, r=str(obj): f"Value {v} does not match pattern '{r}'"))
         if pred == SH.minLength:
             n = self.length(obj)
             condition = "false" if n == 0 else f"(isBLANK({x}) || STRLEN(STR({x})) < {n})"
+            if n and subject is not None and predicate is not None:
+                condition = self.lexical(predicate, ("length", n), subject, x, condition)
             return condition, self.length_check(n, path, message)
         if pred in _RANGES:
             check, key = self.range_check(pred, obj, predicate, path, message)
@@ -628,13 +724,30 @@ class _Compiler:
                     f"!(isLITERAL({x}) && {x} {_RANGES[pred]} {_literal(obj)}))", check)  # type: ignore[arg-type]
         raise UnsupportedShapeFeature(f"{_short(pred)}")
 
+    def lexical_key(self, predicate: URIRef, rule: tuple[str, object]) -> str:
+        """Register a sh:pattern/sh:minLength check on a property's values, for the facts;
+        return the IRI that names it in them."""
+        key = f"<{_X}check/{self.lexical_keys}>"
+        self.lexical_keys += 1
+        self.lexicals.setdefault(predicate, []).append((key[1:-1], rule))
+        return key
+
+    def lexical(self, predicate: URIRef, rule: tuple[str, object], subject: str, x: str,
+                condition: str) -> str:
+        """``condition``, unless rdflib judged the value: then whether it failed."""
+        key = self.lexical_key(predicate, rule)
+        p = _iri(predicate)
+        return (f"IF(EXISTS {{ {_fact(self.var(), subject, p, x)} ; <{_JUDGED}> <{_RDFLIB}> }}, "
+                f"EXISTS {{ {_fact(self.var(), subject, p, x)} ; <{_FAILS}> {key} }}, "
+                f"{condition})")
+
     # sh:or / sh:xone over nested shapes
-    def logical(self, pred: URIRef, obj: Node, x: str, path: str | None,
-                message: str | None) -> tuple[str, _Check]:
+    def logical(self, pred: URIRef, obj: Node, x: str, path: str | None, message: str | None,
+                origin: tuple[str, URIRef] | None = None) -> tuple[str, _Check]:
         """A condition true when ``x`` violates the sh:or/sh:xone, and its check."""
         name = "sh:or" if pred == SH_OR else "sh:xone"
         members = self.items(obj, name)
-        conforms = [self.conforms(member, x) for member in members]
+        conforms = [self.conforms(member, x, origin) for member in members]
         described = " , ".join(self.describe(m) for m in members)
         if pred == SH_OR:
             return ("!(" + (" || ".join(conforms) or "false") + ")",
@@ -647,8 +760,9 @@ class _Compiler:
                        lambda f, v, d=described:
                        f"Node {v} must conform to exactly one shape in {d}"))
 
-    def conforms(self, shape: Node, x: str) -> str:
-        """A SPARQL condition true when node ``x`` conforms to a nested (sh:or/sh:xone) shape."""
+    def conforms(self, shape: Node, x: str, origin: tuple[str, URIRef] | None) -> str:
+        """A SPARQL condition true when node ``x`` conforms to a nested (sh:or/sh:xone) shape;
+        ``origin`` is the subject and property ``x`` is a value of, if any."""
         parts = []
         for pred, obj in self.constraints(shape):
             if pred == SH.property:
@@ -656,7 +770,8 @@ class _Compiler:
             elif pred == SH.message:
                 continue  # pyshacl drops the results of nested shapes, and their messages
             elif pred in _VALUE_PREDICATES or pred == SH.hasValue:
-                condition, _ = self.value_constraint(pred, obj, x, None, None)
+                subject, predicate = origin if origin else (None, None)
+                condition, _ = self.value_constraint(pred, obj, x, None, None, predicate, subject)
                 parts.append(f"!({condition})")
             else:
                 raise UnsupportedShapeFeature(f"{_short(pred)} inside a sh:or/sh:xone member")
@@ -670,16 +785,17 @@ class _Compiler:
             if pred in (SH.path, SH.message):
                 continue
             if pred == SH.minCount:
-                n = self.count(pred, obj)
+                n = self.count(pred, obj, nested=True)
                 if n:
                     parts.append(f"EXISTS {{ {self.distinct(x, p, n)} }}")
             elif pred == SH.maxCount:
-                parts.append(f"NOT EXISTS {{ {self.distinct(x, p, self.count(pred, obj) + 1)} }}")
+                n = self.count(pred, obj, nested=True) + 1
+                parts.append(f"NOT EXISTS {{ {self.distinct(x, p, n)} }}")
             elif pred == SH.hasValue:
                 parts.append(f"EXISTS {{ GRAPH ?_g {{ {x} {p} {_sparql_term(obj)} }} }}")
             elif pred in _VALUE_PREDICATES:
                 y = self.var()
-                condition, _ = self.value_constraint(pred, obj, y, None, None, predicate=path)
+                condition, _ = self.value_constraint(pred, obj, y, None, None, path, x)
                 parts.append(f"NOT EXISTS {{ GRAPH ?_g {{ {x} {p} {y} }} FILTER ({condition}) }}")
             else:
                 raise UnsupportedShapeFeature(f"{_short(pred)} inside a sh:or/sh:xone member")
@@ -834,70 +950,90 @@ def _where_body(text: str, where: Node) -> str:
 
 @dataclass
 class _Batch:
-    """The N-Quads of a batch and what is needed to read the results back."""
+    """One store's worth of articles: their N-Triples, and what reading the results needs."""
 
-    lines: list[str] = field(default_factory=list)
-    subclasses: bool = False
-    terms: dict[Node, str] = field(default_factory=dict)
+    subclasses: bool = False  # rdfs:subClassOf occurs: follow it for classes and targets
+    facts: set[str] = field(default_factory=set)  # kinds of facts present
+    fact_count: int = 0
+    iris: dict[str, str] = field(default_factory=dict)  # IRI -> its N-Triples form
+    blanks: dict[Node, str] = field(default_factory=dict)  # rdflib blank node -> our label
     blank_labels: dict[str, str] = field(default_factory=dict)  # our label -> rdflib's id
 
 
 class CompiledShapes:
-    """Shapes compiled to one SPARQL query; validates batches of mapped articles."""
+    """The shapes compiled to SPARQL; validates mapped articles a batch at a time.
 
-    def __init__(self, shapes: Graph):
+    ``graphs_per_store`` articles share one in-memory store (each in its own named graph) and
+    one evaluation of each query; ``branches_per_query`` compiled branches are sent to the
+    store as one UNION query. Both only change speed, never results.
+    """
+
+    def __init__(self, shapes: Graph, graphs_per_store: int = 10, branches_per_query: int = 3):
+        if graphs_per_store < 1 or branches_per_query < 1:
+            raise ValueError("graphs_per_store and branches_per_query must be at least 1")
+        # the same checks twice: following rdfs:subClassOf in the data, and for the batches
+        # without any rdfs:subClassOf triple (nearly all), with rdf:type alone
         first = _Compiler(shapes, subclasses=True)
         first.compile()
         plain = _Compiler(shapes, subclasses=False, checks=first.checks)
         plain.compile()
+        self.graphs_per_store = graphs_per_store
+        self._short = first.short
         self._checks = first.checks
-        self._queries = {True: first.query.text(), False: plain.query.text()}
-        self._datatypes = frozenset(first.datatypes)
-        self._ranges = {p: tuple(v) for p, v in first.ranges.items()}
+        self._queries = {True: first.query.texts(branches_per_query),
+                         False: plain.query.texts(branches_per_query)}
+        self._datatype_names = frozenset(map(str, first.datatypes))
+        self._ranges = {str(p): tuple(v) for p, v in first.ranges.items()}
+        self._lexicals = {str(p): tuple(v) for p, v in first.lexicals.items()}
         self._functions = {ox.NamedNode(name): _matcher(rx) for name, rx in first.patterns.items()}
 
     @property
-    def query(self) -> str:
-        """The compiled query (the variant that follows rdfs:subClassOf in the data)."""
-        return self._queries[True]
+    def queries(self) -> list[str]:
+        """The compiled queries (the variant that follows rdfs:subClassOf in the data)."""
+        return [text for _, text in self._queries[True]]
 
     @property
     def check_count(self) -> int:
+        """How many constraints were compiled (one per constraint component of a shape)."""
         return len(self._checks)
 
     def validate(self, article: MappedArticle) -> list[Violation]:
-        """The violations of one article (empty when it conforms)."""
+        """The violations of one article (empty when it conforms), as validate_article."""
         return self.validate_batch([article])[0]
 
     def validate_many(self, articles: Sequence[MappedArticle]) -> dict[str, list[Violation]]:
-        """Article id -> its violations (an empty list when it conforms), for one batch."""
+        """Article id -> its violations (an empty list when it conforms)."""
         ids = [a.article_id for a in articles]
         if len(set(ids)) != len(ids):
-            raise ValueError("validate_many: two articles of the batch have the same id; "
-                             "use validate_batch")
+            raise ValueError("validate_many: two articles have the same id; use validate_batch")
         return dict(zip(ids, self.validate_batch(articles), strict=True))
 
     def validate_batch(self, articles: Sequence[MappedArticle]) -> list[list[Violation]]:
         """The violations of each article, in the order given."""
-        if not articles:
-            return []
+        found: list[list[Violation]] = []
+        for start in range(0, len(articles), self.graphs_per_store):
+            found.extend(self._validate_store(articles[start:start + self.graphs_per_store]))
+        return found
+
+    def _validate_store(self, articles: Sequence[MappedArticle]) -> list[list[Violation]]:
         batch = _Batch()
-        for index, article in enumerate(articles):
-            graph = f"<{_GRAPH}{index}>"
-            self._add(batch, article.graph, graph)
-            self._add(batch, article.entities, graph)
         store = ox.Store()
-        try:
-            store.load("".join(batch.lines), format=ox.RdfFormat.N_QUADS, lenient=True)
-        except SyntaxError as exc:
-            raise ValueError(f"an article of the batch is not valid RDF: {exc}") from exc
+        for index, article in enumerate(articles):
+            name = ox.NamedNode(f"{_GRAPH}{index}")
+            text, quads = self._triples(batch, article, name)
+            try:
+                store.load(text, format=ox.RdfFormat.N_TRIPLES, lenient=True, to_graph=name)
+            except SyntaxError as exc:
+                raise ValueError(f"article {article.article_id} is not valid RDF: {exc}") from exc
+            store.extend(quads)
         found: list[list[Violation]] = [[] for _ in articles]
-        solutions = store.query(self._queries[batch.subclasses],
-                                custom_functions=self._functions)
-        for row in solutions:
-            index = int(row["_g"].value[len(_GRAPH):])
-            check = self._checks[int(row["_c"].value)]
-            found[index].append(self._violation(check, row, batch))
+        for needs, query in self._queries[batch.subclasses]:
+            if needs and needs not in batch.facts:
+                continue
+            for row in store.query(query, custom_functions=self._functions):
+                index = int(row["_g"].value[len(_GRAPH):])
+                check = self._checks[int(row["_c"].value)]
+                found[index].append(self._violation(check, row, batch))
         return [sorted(v, key=lambda v: (v.focus, v.path or "", v.message)) for v in found]
 
     def _violation(self, check: _Check, row: ox.QuerySolution, batch: _Batch) -> Violation:
@@ -917,7 +1053,7 @@ class CompiledShapes:
             values["value"] = self._text(value if value is not None else focus, batch)
         return check.violation(
             focus=self._text(focus, batch),
-            path=_short(path.value) if isinstance(path, ox.NamedNode) else check.path,
+            path=self._short(path.value) if isinstance(path, ox.NamedNode) else check.path,
             values=values, shown_focus=_show(focus), shown_value=_show(value))
 
     @staticmethod
@@ -926,51 +1062,138 @@ class CompiledShapes:
             return batch.blank_labels.get(term.value, term.value)
         return term.value if hasattr(term, "value") else str(term)
 
-    def _add(self, batch: _Batch, graph: Graph, name: str) -> None:
-        """Append a graph's triples as N-Quads in ``name``, and the facts rdflib knows about
-        its literals (ill-typed ones; values only rdflib can compare) in the default graph."""
-        terms = batch.terms
-        lines = batch.lines
-        datatypes = self._datatypes
+    def _triples(self, batch: _Batch, article: MappedArticle, graph: ox.NamedNode
+                 ) -> tuple[str, list[ox.Quad]]:
+        """An article's graph and entity descriptions as N-Triples, and as quads what cannot
+        go through N-Triples: triples with blank nodes (pyoxigraph's parser renames them) and
+        the facts rdflib knows about the literals (ill-typed ones, per triple; values only
+        rdflib can compare, per graph), in the default graph."""
+        # rdflib terms hash and compare in Python: the hot loop keys on plain strings
+        iris = batch.iris
+        datatypes = self._datatype_names
         ranges = self._ranges
-        for s, p, o in graph:
-            subject = terms.get(s)
-            if subject is None:
-                subject = self._term(batch, s, subject_position=True)
-            predicate = terms.get(p)
-            if predicate is None:
-                predicate = self._term(batch, p)
-                if p == RDFS.subClassOf:
-                    batch.subclasses = True
-            if isinstance(o, Literal):
-                obj = _literal(o)
-                if o.datatype is not None and o.datatype in datatypes and _ill_typed(o):
-                    lines.append(f"{name} {_ILL} {obj} .\n")
-                checks = ranges.get(p)  # type: ignore[call-overload]
-                if checks is not None and not _compared_by_sparql(o):
-                    lines.append(f"{name} {_ABNORMAL} {obj} .\n")
-                    for key, bound, op in checks:
-                        if not _pyshacl_in_range(o, bound, op):
-                            lines.append(f"{name} <{_X}fails/{key}> {obj} .\n")
-            else:
-                obj = terms.get(o)
-                if obj is None:
-                    obj = self._term(batch, o)
-            lines.append(f"{subject} {predicate} {obj} {name} .\n")
+        lexicals = self._lexicals
+        lines: list[str] = []
+        quads: list[ox.Quad] = []
+        for part in (article.graph, article.entities):
+            for s, p, objects in _by_subject_and_predicate(part):
+                subject = self._term(batch, s, "subject")
+                predicate = self._term(batch, p, "predicate")
+                head = f"{subject} {predicate} "
+                checks = ranges.get(str(p))
+                lexical_checks = lexicals.get(str(p))
+                for o in objects:
+                    if type(o) is URIRef:
+                        obj = iris.get(str(o)) or self._term(batch, o, "object")
+                    elif isinstance(o, Literal):
+                        obj = _literal(o)
+                        datatype = o.datatype
+                        if datatype is None:
+                            ill = lexical = None
+                        else:
+                            datatype = str(datatype)
+                            ill = datatype in datatypes and _ill_typed(o)
+                            lexical = None if datatype in _STRING_NAMES else lexical_checks
+                        if ill or lexical:
+                            quads.extend(self._fact(batch, graph, (s, p, o), ill, lexical))
+                        if checks is not None and not _compared_by_sparql(o):
+                            quads.extend(self._range_facts(batch, graph, o, checks))
+                    else:
+                        obj = self._term(batch, o, "object")
+                    if subject[0] == "_" or obj[0] == "_":
+                        quads.append(ox.Quad(_ox_term(s, batch), _ox_term(p, batch),
+                                             _ox_term(o, batch), graph))
+                    else:
+                        lines.append(f"{head}{obj} .\n")
+        return "".join(lines), quads
 
     @staticmethod
-    def _term(batch: _Batch, term: Node, subject_position: bool = False) -> str:
+    def _range_facts(batch: _Batch, graph: ox.NamedNode, term: Literal,
+                     checks: tuple[tuple[int, Literal, str], ...]) -> list[ox.Quad]:
+        """rdflib's verdicts on a value that SPARQL would not compare as pyshacl does."""
+        value = _ox_term(term, batch)
+        quads = [ox.Quad(graph, ox.NamedNode(_ABNORMAL[1:-1]), value)]
+        for key, bound, op in checks:
+            if not _pyshacl_in_range(term, bound, op):
+                quads.append(ox.Quad(graph, ox.NamedNode(f"{_X}fails/{key}"), value))
+                batch.facts.add("fails")
+        return quads
+
+    @staticmethod
+    def _fact(batch: _Batch, graph: ox.NamedNode, triple: tuple[Node, Node, Node], ill: bool,
+              lexical: tuple[tuple[str, tuple[str, object]], ...] | None) -> list[ox.Quad]:
+        """The facts about one triple whose literal object rdflib reads differently."""
+        batch.fact_count += 1
+        fact = ox.NamedNode(f"{_X}fact/{batch.fact_count}")
+        rdflib = ox.NamedNode(_RDFLIB)
+        quads = [ox.Quad(fact, ox.NamedNode(_IN), graph)]
+        quads.extend(ox.Quad(fact, part, _ox_term(term, batch))
+                     for part, term in zip(_FACT_PARTS, triple, strict=True))
+        if ill:
+            quads.append(ox.Quad(fact, ox.NamedNode(_ILL), rdflib))
+            batch.facts.add("ill-typed")
+        if lexical:
+            quads.append(ox.Quad(fact, ox.NamedNode(_JUDGED), rdflib))
+            text = str(triple[2])  # what pyshacl matches: the lexical form rdflib holds
+            for key, (kind, rule) in lexical:
+                fails = (not rule.search(text) if kind == "pattern"  # type: ignore[attr-defined]
+                         else len(text) < rule)  # type: ignore[operator]
+                if fails:
+                    quads.append(ox.Quad(fact, ox.NamedNode(_FAILS), ox.NamedNode(key)))
+        return quads
+
+    @staticmethod
+    def _term(batch: _Batch, term: Node, position: str) -> str:
+        """An IRI or blank node in N-Triples (blank nodes get labels of the batch)."""
         if isinstance(term, URIRef):
-            text = _iri(term)
-        elif isinstance(term, BNode):
-            label = f"b{len(batch.blank_labels)}"
-            batch.blank_labels[label] = str(term)
-            text = f"_:{label}"
-        else:
-            where = "subject" if subject_position else "predicate"
-            raise ValueError(f"a {type(term).__name__} ({term!r}) in {where} position")
-        batch.terms[term] = text
-        return text
+            key = str(term)
+            text = batch.iris.get(key)
+            if text is None:
+                text = batch.iris[key] = _iri(term)
+                if key == _SUBCLASS_OF:
+                    batch.subclasses = True
+            return text
+        if isinstance(term, BNode) and position != "predicate":
+            text = batch.blanks.get(term)
+            if text is None:
+                label = f"b{len(batch.blank_labels)}"
+                batch.blank_labels[label] = str(term)
+                text = batch.blanks[term] = f"_:{label}"
+            return text
+        raise ValueError(f"a {type(term).__name__} ({term!r}) in {position} position")
+
+
+def _ox_term(term: Node, batch: _Batch) -> ox.NamedNode | ox.BlankNode | ox.Literal:
+    """A term for pyoxigraph's API (blank nodes keep the labels of ``batch``)."""
+    if isinstance(term, Literal):
+        if term.language:
+            return ox.Literal(str(term), language=term.language)
+        if term.datatype is not None:
+            return ox.Literal(str(term), datatype=ox.NamedNode(term.datatype))
+        return ox.Literal(str(term))
+    if isinstance(term, BNode):
+        return ox.BlankNode(batch.blanks[term][2:])
+    return ox.NamedNode(term)
+
+
+def _by_subject_and_predicate(graph: Graph) -> Iterator[tuple[Node, Node, Iterable[Node]]]:
+    """A graph's triples, grouped by subject and predicate. A plain Graph on its own
+    in-memory store is read from the store's subject index directly, several times faster
+    than through Graph.__iter__."""
+    store = graph.store
+    index = getattr(store, "_Memory__spo", None)
+    contexts = getattr(store, "_Memory__all_contexts", None)
+    if (type(graph) is Graph and type(store) is Memory and isinstance(index, dict)
+            and isinstance(contexts, set) and len(contexts) <= 1):
+        for s, by_predicate in index.items():
+            for p, objects in by_predicate.items():
+                yield s, p, objects
+        return
+    groups: dict[tuple[Node, Node], list[Node]] = {}
+    for s, p, o in graph:
+        groups.setdefault((s, p), []).append(o)
+    for (s, p), objects in groups.items():
+        yield s, p, objects
 
 
 def _matcher(pattern: re.Pattern[str]) -> Callable[[ox.Literal], ox.Literal]:
@@ -983,13 +1206,14 @@ def _matcher(pattern: re.Pattern[str]) -> Callable[[ox.Literal], ox.Literal]:
     return matches
 
 
-def compile_shapes(shapes: Graph | None = None) -> CompiledShapes:
-    """Compile a shapes graph (by default the project's, ``shapes/*.ttl``).
+def compile_shapes(shapes: Graph | None = None, **options: int) -> CompiledShapes:
+    """Compile a shapes graph (by default the project's, ``shapes/*.ttl``); ``options`` are
+    CompiledShapes' speed settings.
 
     Raises UnsupportedShapeFeature, naming the feature, when the shapes use SHACL the compiler
     does not implement.
     """
-    return CompiledShapes(shapes_graph() if shapes is None else shapes)
+    return CompiledShapes(shapes_graph() if shapes is None else shapes, **options)
 
 
 @cache
@@ -999,5 +1223,5 @@ def compiled_shapes() -> CompiledShapes:
 
 
 def validate_articles(articles: Iterable[MappedArticle]) -> dict[str, list[Violation]]:
-    """Validate a batch of articles against the project's shapes in one query."""
+    """Validate articles against the project's shapes (article id -> violations)."""
     return compiled_shapes().validate_many(list(articles))
