@@ -246,6 +246,16 @@ class WikidataClient:
         self._cache_put("sparql", endpoint, key, body, retrieved)
         return result
 
+    def _network_error(self, endpoint: str, exc: OSError) -> WikidataError:
+        """The error for a failed connection: a timeout names the limit."""
+        if isinstance(exc, TimeoutError) or (isinstance(exc, urllib.error.URLError)
+                                             and isinstance(exc.reason, TimeoutError)):
+            return self._timeout(endpoint)
+        if isinstance(exc, urllib.error.URLError):
+            return WikidataError(endpoint, f"cannot reach the service: {exc.reason}",
+                                 "unreachable")
+        return WikidataError(endpoint, f"connection failed: {exc}", "unreachable")
+
     def _sparql_once(self, query: str) -> Any:
         from SPARQLWrapper import JSON, POST, SPARQLWrapper
         from SPARQLWrapper.SPARQLExceptions import SPARQLWrapperException
@@ -270,15 +280,8 @@ class WikidataClient:
                       "URITooLong": 414, "EndPointInternalError": 500}.get(
                           type(exc).__name__, 0)
             raise self._http_error(endpoint, status, {}, str(exc).encode()) from exc
-        except TimeoutError as exc:
-            raise self._timeout(endpoint) from exc
-        except urllib.error.URLError as exc:
-            if isinstance(exc.reason, TimeoutError):
-                raise self._timeout(endpoint) from exc
-            raise WikidataError(endpoint, f"cannot reach the service: {exc.reason}",
-                                "unreachable") from exc
-        except OSError as exc:
-            raise WikidataError(endpoint, f"connection failed: {exc}", "unreachable") from exc
+        except OSError as exc:  # timeouts, unreachable hosts, broken connections
+            raise self._network_error(endpoint, exc) from exc
         return _parse_json(endpoint, raw, headers.get("content-type", ""))
 
     # --- wbsearchentities -----------------------------------------------------------------
@@ -310,15 +313,8 @@ class WikidataClient:
                 answer = _Answer(response.status, response.headers, response.read())
         except urllib.error.HTTPError as exc:
             raise self._http_error(endpoint, exc.code, exc.headers, _read(exc)) from exc
-        except TimeoutError as exc:
-            raise self._timeout(endpoint) from exc
-        except urllib.error.URLError as exc:
-            if isinstance(exc.reason, TimeoutError):
-                raise self._timeout(endpoint) from exc
-            raise WikidataError(endpoint, f"cannot reach the service: {exc.reason}",
-                                "unreachable") from exc
-        except OSError as exc:
-            raise WikidataError(endpoint, f"connection failed: {exc}", "unreachable") from exc
+        except OSError as exc:  # timeouts, unreachable hosts, broken connections
+            raise self._network_error(endpoint, exc) from exc
         body = _parse_json(endpoint, answer.body, answer.headers.get("content-type", ""))
         error = body.get("error") if isinstance(body, dict) else None
         if isinstance(error, dict):
