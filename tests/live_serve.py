@@ -14,6 +14,7 @@ from pathlib import Path
 import requests
 
 NEWSGRAPH = str(Path(sys.executable).with_name("newsgraph"))
+SEEDS = Path(__file__).resolve().parent.parent / "seeds"
 
 
 def free_port() -> int:
@@ -26,6 +27,13 @@ def newsgraph(*args: str, env: dict | None = None,
               timeout: float = 300) -> subprocess.CompletedProcess:
     return subprocess.run([NEWSGRAPH, *args], capture_output=True, text=True, timeout=timeout,
                           env={**os.environ, **(env or {})})
+
+
+def ingested_seeds(data: Path) -> Path:
+    """A data folder holding the seed article, made by `newsgraph ingest seeds/`."""
+    result = newsgraph("--data", str(data), "ingest", str(SEEDS))
+    assert result.returncode == 0, result.stderr
+    return data
 
 
 class Served:

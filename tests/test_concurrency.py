@@ -11,14 +11,13 @@ import time
 
 import requests
 from conftest import ROOT, SEEDS
-from live_serve import NEWSGRAPH, Served, newsgraph
+from live_serve import NEWSGRAPH, Served, ingested_seeds, newsgraph
 
 COUNT_ARTICLES = "SELECT (COUNT(*) AS ?n) { ?a a ng:Article }"
 
 
 def test_ingest_while_serving(tmp_path):
-    data = tmp_path / "data"
-    assert newsgraph("--data", str(data), "ingest", str(SEEDS)).returncode == 0
+    data = ingested_seeds(tmp_path / "data")
     corpus = tmp_path / "corpus"
     subprocess.run([sys.executable, str(ROOT / "bench" / "corpus.py"), str(corpus),
                     "--articles", "30", "--seed", "11"], check=True, capture_output=True,

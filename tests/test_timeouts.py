@@ -10,8 +10,7 @@ import time
 
 import pytest
 import requests
-from conftest import SEEDS
-from live_serve import Served, newsgraph, peak_rss_mb
+from live_serve import Served, ingested_seeds, peak_rss_mb
 
 CROSS_PRODUCT = "SELECT (COUNT(*) AS ?n) { ?a ?b ?c . ?d ?e ?f . ?g ?h ?i }"
 SMALL = "SELECT ?e ?label { ?e a ng:Event ; rdfs:label ?label } LIMIT 5"
@@ -19,10 +18,7 @@ SMALL = "SELECT ?e ?label { ?e a ng:Event ; rdfs:label ?label } LIMIT 5"
 
 @pytest.fixture(scope="module")
 def seeded(tmp_path_factory):
-    data = tmp_path_factory.mktemp("timeouts") / "data"
-    result = newsgraph("--data", str(data), "ingest", str(SEEDS))
-    assert result.returncode == 0, result.stderr
-    return data
+    return ingested_seeds(tmp_path_factory.mktemp("timeouts") / "data")
 
 
 def test_a_query_past_the_timeout_is_killed_while_others_are_served(seeded):

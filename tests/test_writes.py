@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import pytest
 import requests
-from conftest import BASE, SEED_RECORD, SEEDS
-from live_serve import Served, newsgraph
+from conftest import BASE, SEED_RECORD
+from live_serve import Served, ingested_seeds
 from rdflib import Graph, Literal, URIRef
 
 from mapper.mapping import map_record
@@ -25,10 +25,7 @@ CURATION = BASE + "graph/curation"
 
 @pytest.fixture(scope="module")
 def data(tmp_path_factory):
-    data = tmp_path_factory.mktemp("writes") / "data"
-    result = newsgraph("--data", str(data), "ingest", str(SEEDS))
-    assert result.returncode == 0, result.stderr
-    return data
+    return ingested_seeds(tmp_path_factory.mktemp("writes") / "data")
 
 
 @pytest.fixture(scope="module")
