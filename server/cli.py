@@ -158,6 +158,7 @@ def serve(settings: Settings, host: str | None, port: int | None,
     from waitress import serve as waitress_serve
 
     from server.app import create_app
+    from server.federation import FederationConfig
     from server.query_workers import WorkerPool
     from server.snapshots import SnapshotStore
     from server.writes import Writer
@@ -171,7 +172,7 @@ def serve(settings: Settings, host: str | None, port: int | None,
     snapshots = Snapshots(settings.snapshots_dir)
     _fresh_snapshot(settings, snapshots)
     pool = WorkerPool(settings.snapshots_dir, settings.query_workers, settings.query_timeout,
-                      settings.max_rows)
+                      settings.max_rows, FederationConfig.from_settings(settings))
     app = create_app(settings, SnapshotStore(snapshots), pool=pool, writer=Writer(settings))
     click.echo(f"newsgraph serving http://{settings.host}:{settings.port}/ "
                f"(SPARQL at /sparql, dumps at /dumps/; {settings.query_workers} query "

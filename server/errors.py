@@ -2,22 +2,24 @@
 
 | status | when |
 | --- | --- |
-| 400 | malformed query, bad or conflicting parameters, unknown `format` |
-| 403 | a SPARQL Update (not open to the public), a SERVICE outside the allowlist |
+| 400 | malformed query, bad or conflicting parameters, unknown `format`, SERVICE off allowlist |
+| 403 | a SPARQL Update (not open to the public) |
 | 405 | a method other than GET, POST (and OPTIONS, HEAD) |
 | 406 | no result format the client accepts |
 | 413 | request body over NEWSGRAPH_MAX_REQUEST_BYTES |
 | 414 | GET query string over NEWSGRAPH_MAX_URL_BYTES |
 | 415 | a POST that is neither a form nor application/sparql-query (or not UTF-8) |
-| 502 | a SERVICE call to a remote endpoint failed |
+| 429 | a client over its rate or its concurrent queries (server.ratelimit), with Retry-After |
+| 502 | a SERVICE call to a remote endpoint failed (or its answer was too large) |
 | 503 | overloaded (with Retry-After), or the query ran past NEWSGRAPH_QUERY_TIMEOUT |
+| 504 | a SERVICE endpoint did not answer within NEWSGRAPH_FEDERATION_TIMEOUT |
 """
 
 from __future__ import annotations
 
 import logging
 
-from flask import Flask, Response, current_app
+from flask import Flask, Response, current_app, g
 from werkzeug.exceptions import (
     HTTPException,
     InternalServerError,
@@ -59,6 +61,7 @@ def error_response(status: int, title: str, message: str) -> Response:
 def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException) -> Response:
+        g.http_error = exc  # counted by server.observability (timeouts, 503s, 429s)
         description = exc.description or ""
         if isinstance(exc, RequestEntityTooLarge):
             description = _too_large_message()

@@ -1,5 +1,6 @@
 """Example research queries, as data: the query page lists them, the tests run them on the
-seed (every one except the federated one returns rows there) and the benchmark mixes them.
+seed (every one except the federated ones returns rows there; those return rows with
+Wikidata, or its stand-in in the tests) and the benchmark mixes them.
 
 Each query declares the prefixes it uses, so it can be copied to any SPARQL client or
 endpoint unchanged (the endpoint predeclares the common ones too).
@@ -224,6 +225,66 @@ SELECT ?state ?item ?headOfState WHERE {{
   }}
 }}
 ORDER BY ?state""",
+        federated=True,
+    ),
+    Example(
+        "federated-positions-of-actors",
+        "Events of office holders, with their positions from Wikidata (federated)",
+        "People who acted in events, joined with the positions they hold according to "
+        "Wikidata (wdt:P39: the current, best-ranked statements), with the number of their "
+        "events: which heads of state and ministers the news is about.",
+        f"""
+SELECT ?actor ?position (COUNT(DISTINCT ?event) AS ?events) WHERE {{
+  ?event ng:sourceActor|ng:targetActor ?a .
+  ?a a ng:Person ; rdfs:label ?actor ; owl:sameAs ?item .
+  SERVICE <{WIKIDATA_SPARQL}> {{
+    ?item wdt:P39 ?held .
+    ?held rdfs:label ?position .
+    FILTER (LANG(?position) = "en")
+  }}
+}}
+GROUP BY ?actor ?position
+ORDER BY DESC(?events) ?actor ?position""",
+        federated=True,
+    ),
+    Example(
+        "federated-casualties-and-population",
+        "Casualties by place, with the population from Wikidata (federated)",
+        "People killed, injured and displaced at each place, beside the place's population "
+        "(wdt:P1082) from Wikidata, so casualties can be read per 100,000 inhabitants.",
+        f"""
+SELECT ?place ?item ?population (SUM(COALESCE(?k, 0)) AS ?killed)
+       (SUM(COALESCE(?i, 0)) AS ?injured) (SUM(COALESCE(?d, 0)) AS ?displaced) WHERE {{
+  ?event ng:place ?p .
+  ?p rdfs:label ?place ; owl:sameAs ?item .
+  OPTIONAL {{ ?event ng:killed ?k }}
+  OPTIONAL {{ ?event ng:injured ?i }}
+  OPTIONAL {{ ?event ng:displaced ?d }}
+  FILTER (BOUND(?k) || BOUND(?i) || BOUND(?d))
+  SERVICE <{WIKIDATA_SPARQL}> {{ ?item wdt:P1082 ?population }}
+}}
+GROUP BY ?place ?item ?population
+ORDER BY DESC(?killed) ?place""",
+        federated=True,
+    ),
+    Example(
+        "federated-places-by-country",
+        "Where events happened, by country, with coordinates from Wikidata (federated)",
+        "Each place of an event with the country it is in (wdt:P17) and its coordinates "
+        "(wdt:P625) from Wikidata, and its number of events: ready for a map, grouped by "
+        "country.",
+        f"""
+SELECT ?country ?place ?coordinates (COUNT(DISTINCT ?event) AS ?events) WHERE {{
+  ?event ng:place ?p .
+  ?p rdfs:label ?place ; owl:sameAs ?item .
+  SERVICE <{WIKIDATA_SPARQL}> {{
+    ?item wdt:P17 ?c ; wdt:P625 ?coordinates .
+    ?c rdfs:label ?country .
+    FILTER (LANG(?country) = "en")
+  }}
+}}
+GROUP BY ?country ?place ?coordinates
+ORDER BY ?country DESC(?events) ?place""",
         federated=True,
     ),
 )

@@ -1,7 +1,7 @@
 """The one place where /sparql runs a query: admission, evaluation, limits, serialization.
 
 A query is first checked for SERVICE calls outside the allowlist
-(:mod:`server.federation`, 403), then takes one of NEWSGRAPH_MAX_CONCURRENT_QUERIES slots
+(:mod:`server.federation`, 400), then takes one of NEWSGRAPH_MAX_CONCURRENT_QUERIES slots
 (waiting at most NEWSGRAPH_QUEUE_WAIT, else 503 with Retry-After), then is evaluated and
 serialized into a spool: memory up to :data:`SPOOL_MEMORY`, a temporary file beyond. Only
 when the result is complete (or cut off at NEWSGRAPH_MAX_ROWS, or stopped at
@@ -17,20 +17,19 @@ with its process. Everything a query does goes through :meth:`QueryExecutor.exec
 from __future__ import annotations
 
 import gzip
-import re
 import shutil
 import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import pyoxigraph as ox
-from werkzeug.exceptions import BadGateway, BadRequest
+from werkzeug.exceptions import BadRequest
 
 from server.errors import Overloaded, QueryTimedOut
-from server.federation import ALLOWED_SERVICES, check_services
+from server.federation import FederationConfig, check_services, resolve_services
 from server.formats import GRAPH, SOLUTIONS, Format
 from server.results import (
     HtmlFrame,
@@ -46,7 +45,6 @@ from server.store import Store
 #: Bytes of a result kept in memory before the spool moves to a temporary file.
 SPOOL_MEMORY = 1 << 20
 CHUNK = 64 * 1024
-_SERVICE = re.compile(r"\bSERVICE\b", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -110,7 +108,7 @@ class QueryExecutor:
         self.settings = settings
         self.pool = pool
         self._slots = threading.BoundedSemaphore(settings.max_concurrent_queries)
-        self.allowed_services = ALLOWED_SERVICES
+        self.federation = FederationConfig.from_settings(settings)
 
     @contextmanager
     def slot(self) -> Iterator[float]:
@@ -127,7 +125,7 @@ class QueryExecutor:
     def execute(self, request: QueryRequest, choose: Chooser,
                 html: Callable[[str], HtmlFrame] | None = None) -> SpooledResult:
         """Evaluate the query and serialize its result into a spool, within the limits."""
-        check_services(request.query, self.allowed_services)
+        check_services(request.query, self.federation.allowlist)
         if self.pool is not None:
             with self.slot() as wait_left:
                 return self.pool.execute(request, choose, html, wait_left)
@@ -135,7 +133,8 @@ class QueryExecutor:
         try:
             with self.slot():
                 result = evaluate(self.store, request, spool, choose, html,
-                                  self.settings.max_rows, self.settings.query_timeout)
+                                  self.settings.max_rows, self.settings.query_timeout,
+                                  self.federation)
             result.size = spool.tell()
             return result
         except BaseException:
@@ -145,13 +144,17 @@ class QueryExecutor:
 
 def evaluate(store, request: QueryRequest, spool, choose: Chooser,
              html: Callable[[str], HtmlFrame] | None, max_rows: int,
-             timeout: float) -> SpooledResult:
+             timeout: float, federation: FederationConfig) -> SpooledResult:
     """Run one query on ``store`` and write its result into ``spool``: at most ``max_rows``
-    rows, stopped between rows after ``timeout`` seconds. The one evaluation path, used in
-    this process and in the query workers."""
+    rows, stopped between rows after ``timeout`` seconds; SERVICE clauses are evaluated by
+    :func:`server.federation.resolve_services` first. The one evaluation path, used in this
+    process and in the query workers."""
     deadline = time.monotonic() + timeout
     try:
-        result = _query(store, request)
+        query = resolve_services(request.query,
+                                 lambda local: _query(store, replace(request, query=local)),
+                                 federation)
+        result = _query(store, replace(request, query=query))
         kind = GRAPH if isinstance(result, ox.QueryTriples) else SOLUTIONS
         media_type, fmt = choose(kind)
         frame = html(kind) if fmt.is_html and html else None
@@ -171,12 +174,6 @@ def evaluate(store, request: QueryRequest, spool, choose: Chooser,
         return SpooledResult(media_type, fmt, limited.count, limited.truncated, 0, spool)
     except QueryTimeout as exc:
         raise QueryTimedOut(timeout) from exc
-    except OSError as exc:
-        # pyoxigraph reports a failed SERVICE call (DNS, connection, remote error) as
-        # OSError; that is the remote endpoint's failure, not ours nor the client's.
-        if _SERVICE.search(request.query):
-            raise BadGateway(f"A SERVICE call to a remote endpoint failed: {exc}") from exc
-        raise
 
 
 def _query(store, request: QueryRequest) -> ox.QuerySolutions | ox.QueryBoolean | \

@@ -37,6 +37,7 @@ from werkzeug.exceptions import HTTPException, InternalServerError, default_exce
 
 from server.errors import Overloaded, QueryTimedOut
 from server.executor import SPOOL_MEMORY, Chooser, QueryRequest, SpooledResult, evaluate
+from server.federation import FederationConfig
 from server.formats import FORMAT_NAMES, GRAPH, SOLUTIONS
 from server.results import HtmlFrame
 
@@ -64,6 +65,7 @@ class Job:
     max_rows: int
     timeout: float
     path: str
+    federation: FederationConfig
 
 
 # --- the worker process -----------------------------------------------------------------------
@@ -113,7 +115,8 @@ def _run(store, job: Job) -> tuple:
     try:
         with open(job.path, "wb") as spool:
             result = evaluate(store, job.request, spool, choose,
-                              rows_only if job.html else None, job.max_rows, job.timeout)
+                              rows_only if job.html else None, job.max_rows, job.timeout,
+                              job.federation)
         return ("ok", result.media_type, result.fmt.name, result.fmt.kind, result.rows,
                 result.truncated, variables)
     except QueryTimedOut:
@@ -148,13 +151,14 @@ class WorkerPool:
     """``size`` worker processes over the snapshots; :meth:`execute` runs one query."""
 
     def __init__(self, snapshots_dir: Path, size: int, timeout: float, max_rows: int,
-                 spool_dir: str | None = None):
+                 federation: FederationConfig, spool_dir: str | None = None):
         import multiprocessing
 
         self.snapshots_dir = snapshots_dir
         self.size = size
         self.timeout = timeout
         self.max_rows = max_rows
+        self.federation = federation
         self.spool_dir = spool_dir
         self._context = multiprocessing.get_context("spawn")
         self._idle: queue.Queue[Worker] = queue.Queue()
@@ -228,7 +232,8 @@ class WorkerPool:
         os.close(fd)
         try:
             reply = self._ask(worker, Job(request, _choices(choose), html is not None,
-                                          self.max_rows, self.timeout, path))
+                                          self.max_rows, self.timeout, path,
+                                          self.federation))
             return self._result(reply, path, html)
         finally:
             with contextlib.suppress(FileNotFoundError):

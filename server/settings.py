@@ -15,6 +15,19 @@
 | NEWSGRAPH_QUERY_TIMEOUT | 60 | seconds a query may run; it is then killed (hard limit) |
 | NEWSGRAPH_QUERY_WORKERS | cores | processes that evaluate queries for `newsgraph serve` |
 | NEWSGRAPH_TOKEN | (none) | bearer token of writes (SPARQL Update, Graph Store); unset: none |
+| NEWSGRAPH_FEDERATION_ALLOWLIST | WDQS | comma-separated endpoints SERVICE may call |
+| NEWSGRAPH_FEDERATION_BATCH | 100 | join values per request of a bind join |
+| NEWSGRAPH_FEDERATION_PARALLEL | 4 | requests of one query sent at once |
+| NEWSGRAPH_FEDERATION_MAX_CALLS | 100 | requests one query may send; more is refused (400) |
+| NEWSGRAPH_FEDERATION_TIMEOUT | 20 | seconds a remote endpoint may take per request (504) |
+| NEWSGRAPH_FEDERATION_MAX_ROWS | 100000 | remote solutions one SERVICE clause may return |
+| NEWSGRAPH_FEDERATION_MAX_BYTES | 67108864 | bytes one remote answer may have |
+| NEWSGRAPH_FEDERATION_CACHE_TTL | 600 | seconds remote answers are kept in data/cache/federation |
+| NEWSGRAPH_CONTACT | https://w3id.org/newsgraph | contact in the User-Agent of remote requests |
+| NEWSGRAPH_RATE_LIMIT | 10 | requests/s one client address may make on average (0: no limit) |
+| NEWSGRAPH_RATE_BURST | 40 | requests one client may make at once above that rate |
+| NEWSGRAPH_CLIENT_MAX_QUERIES | 2 | queries one client may have running at once (0: no limit) |
+| NEWSGRAPH_LIMIT_LOOPBACK | false | apply the two limits above to loopback clients too |
 """
 
 from __future__ import annotations
@@ -23,12 +36,20 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from mapper.namespaces import Iris
 
 #: Fields that must be positive numbers.
 LIMITS = frozenset({"max_request_bytes", "max_url_bytes", "max_rows", "max_concurrent_queries",
-                    "queue_wait", "query_timeout", "query_workers"})
+                    "queue_wait", "query_timeout", "query_workers", "federation_batch",
+                    "federation_parallel", "federation_max_calls", "federation_timeout",
+                    "federation_max_rows", "federation_max_bytes", "rate_burst"})
+#: Fields that must not be negative (0 switches the limit off).
+OPTIONAL_LIMITS = frozenset({"rate_limit", "client_max_queries"})
+#: Spellings of a boolean setting.
+BOOLEANS = {"1": True, "true": True, "yes": True, "on": True,
+            "0": False, "false": False, "no": False, "off": False}
 #: Seconds a superseded snapshot is kept beyond the query timeout, so a query that started on
 #: it (at most NEWSGRAPH_QUERY_TIMEOUT ago) always finishes on intact files.
 SNAPSHOT_MARGIN = 60.0
@@ -53,6 +74,24 @@ class Settings:
     query_timeout: float = 60.0
     query_workers: int = field(default_factory=lambda: os.cpu_count() or 1)
     token: str = field(default="", repr=False)  # never printed or logged
+    federation_allowlist: str = "https://query.wikidata.org/sparql"
+    federation_batch: int = 100
+    federation_parallel: int = 4
+    federation_max_calls: int = 100
+    federation_timeout: float = 20.0
+    federation_max_rows: int = 100_000
+    federation_max_bytes: int = 64 << 20
+    federation_cache_ttl: float = 600.0
+    contact: str = ""
+    rate_limit: float = 10.0
+    rate_burst: int = 40
+    client_max_queries: int = 2
+    limit_loopback: bool = False
+
+    @property
+    def allowlist(self) -> tuple[str, ...]:
+        """The endpoints SERVICE may call (NEWSGRAPH_FEDERATION_ALLOWLIST)."""
+        return tuple(url.strip() for url in self.federation_allowlist.split(",") if url.strip())
 
     @property
     def snapshots_dir(self) -> Path:
@@ -86,6 +125,13 @@ class Settings:
     def with_value(self, name: str, raw: object, source: str | None = None) -> Settings:
         """A copy with one field set from a string (or typed) value, checked."""
         kind = {f.name: f.type for f in fields(self)}[name]
+        if kind == "bool":
+            if isinstance(raw, bool):
+                return replace(self, **{name: raw})
+            if str(raw).strip().lower() not in BOOLEANS:
+                raise SettingsError(f"{source or name}: {raw!r} is not a boolean; use one of "
+                                    f"{', '.join(BOOLEANS)}")
+            return replace(self, **{name: BOOLEANS[str(raw).strip().lower()]})
         try:
             value = (int(raw) if kind == "int" else float(raw) if kind == "float"  # type: ignore[arg-type]
                      else Path(raw) if kind == "Path" else str(raw).strip())  # type: ignore[arg-type]
@@ -93,7 +139,15 @@ class Settings:
             raise SettingsError(f"{source or name}: {raw!r} is not a valid {kind}") from exc
         if name in LIMITS and value <= 0:
             raise SettingsError(f"{source or name}: {raw!r} must be greater than 0")
+        if name in OPTIONAL_LIMITS and value < 0:
+            raise SettingsError(f"{source or name}: {raw!r} must be 0 (no limit) or more")
         updated = replace(self, **{name: value})
+        for url in updated.allowlist if name == "federation_allowlist" else ():
+            parts = urlsplit(url)
+            if parts.scheme not in ("http", "https") or not parts.hostname:
+                raise SettingsError(f"{source or name}: {url!r} is not an http(s) endpoint URL; "
+                                    "give comma-separated URLs such as "
+                                    "https://query.wikidata.org/sparql")
         try:
             updated.iris  # noqa: B018 - validates the base IRI
         except ValueError as exc:

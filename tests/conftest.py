@@ -58,6 +58,25 @@ class LiveServer:
         return self.url + "sparql"
 
 
+class Server:
+    """The app over ``store`` with ``settings``, served by waitress on a free loopback port
+    (for tests that need settings of their own over the seeded store)."""
+
+    def __init__(self, settings: Settings, store: Store):
+        self.app = create_app(settings, store)
+        self.settings = settings
+        self.store = store
+        self._server = create_server(self.app, host="127.0.0.1", port=0, threads=4)
+        threading.Thread(target=self._server.run, daemon=True).start()
+        self.url = f"http://127.0.0.1:{self._server.effective_port}/"
+
+    def endpoint(self) -> str:
+        return self.url + "sparql"
+
+    def close(self) -> None:
+        self._server.close()
+
+
 @pytest.fixture(scope="session")
 def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     """The seed ingested into a store on disk and served by waitress on 127.0.0.1."""

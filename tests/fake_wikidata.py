@@ -28,8 +28,9 @@ intergovernmental organization, Q484652 international organization, Q192283 news
 Q2285706 head of government); coordinates and populations come from Natural Earth (cities)
 and dr5hn (countries, Idlib Governorate), as the gazetteer's do; descriptions are short
 phrases in the style of Wikidata's English descriptions. Items whose QID is not
-verified (the class "governorate of Syria", the position "Prime Minister of Russia" and the
-statement node of Putin's term) are blank nodes, so no identifier is invented.
+verified (the class "governorate of Syria", the positions "President of Turkey", "President
+of Russia" and "Prime Minister of Russia", and the statement node of Putin's term) are blank
+nodes, so no identifier is invented.
 """
 
 from __future__ import annotations
@@ -174,20 +175,25 @@ wd:Q233218 rdfs:label "Idlib Governorate"@en, "Gouvernorat d'Idleb"@fr,
     wdt:P625 "Point(36.5714 35.8596)"^^geo:wktLiteral ;
     wdt:P1082 "165000"^^xsd:decimal .
 
-# --- people: heads of state (P35) and a past head of government (P39) ---
+# --- people: heads of state (P35), their positions (wdt:P39: the current, best-ranked
+# statements) and a past head of government (p:P39) ---
 wd:Q39259 rdfs:label "Recep Tayyip Erdoğan"@en, "Recep Tayyip Erdoğan"@fr,
         "Recep Tayyip Erdoğan"@de, "Recep Tayyip Erdoğan"@es, "Реджеп Тайип Эрдоган"@ru,
         "رجب طيب أردوغان"@ar ;
     skos:altLabel "Tayyip Erdoğan"@en, "Recep Erdoğan"@en ;
     schema:description "President of Turkey since 2014"@en ;
-    wdt:P31 wd:Q5 .
+    wdt:P31 wd:Q5 ;
+    wdt:P39 _:presidentOfTurkey .
+_:presidentOfTurkey rdfs:label "President of Turkey"@en ; wdt:P1001 wd:Q43 .
 
 wd:Q7747 rdfs:label "Vladimir Putin"@en, "Vladimir Poutine"@fr, "Wladimir Putin"@de,
         "Vladímir Putin"@es, "Владимир Владимирович Путин"@ru, "فلاديمير بوتين"@ar ;
     skos:altLabel "Vladimir Vladimirovich Putin"@en, "Putin"@en ;
     schema:description "President of Russia since 2012"@en ;
     wdt:P31 wd:Q5 ;
+    wdt:P39 _:presidentOfRussia ;
     p:P39 _:putinPrimeMinister .
+_:presidentOfRussia rdfs:label "President of Russia"@en ; wdt:P1001 wd:Q159 .
 _:putinPrimeMinister ps:P39 _:primeMinisterOfRussia ;
     pq:P580 "2008-05-08T00:00:00Z"^^xsd:dateTime ;
     pq:P582 "2012-05-07T00:00:00Z"^^xsd:dateTime .
@@ -378,7 +384,8 @@ class FakeWikidata:
                               if row["description"] else None}
         labels = {r["item"].value.rsplit("/", 1)[1]: r["label"].value for r in self.store.query(
             "SELECT ?item ?label { ?item <http://www.w3.org/2000/01/rdf-schema#label> ?label "
-            "FILTER(LANG(?label) = ?lang) }".replace("?lang", json.dumps(language)))}
+            "FILTER(LANG(?label) = ?lang && isIRI(?item)) }"
+            .replace("?lang", json.dumps(language)))}
         hits = []
         for qid, hit in sorted(found.items(), key=lambda kv: (kv[1]["rank"], int(kv[0][1:]))):
             label = labels.get(qid, hit["text"])

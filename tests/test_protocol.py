@@ -12,7 +12,6 @@ import csv
 import gzip
 import io
 import json
-import threading
 import time
 from collections.abc import Iterator
 from dataclasses import replace
@@ -20,13 +19,12 @@ from dataclasses import replace
 import pyoxigraph as ox
 import pytest
 import requests
+from conftest import Server
+from live_serve import free_port
 from rdflib import Graph, Literal, Namespace, URIRef
-from waitress.server import create_server
 
-from server.app import create_app
 from server.formats import GRAPH_FORMATS, SOLUTION_FORMATS
 from server.service_description import StatisticsCache
-from server.settings import Settings
 
 RESULTS_JSON = "application/sparql-results+json"
 RESULTS_XML = "application/sparql-results+xml"
@@ -66,22 +64,6 @@ def ask_result(response: requests.Response) -> bool:
 
 
 # --- servers with small limits, over the seed store ---------------------------------------------
-
-class Server:
-    def __init__(self, settings: Settings, store):
-        self.app = create_app(settings, store)
-        self.settings = settings
-        self.store = store
-        self._server = create_server(self.app, host="127.0.0.1", port=0, threads=4)
-        threading.Thread(target=self._server.run, daemon=True).start()
-        self.url = f"http://127.0.0.1:{self._server.effective_port}/"
-
-    def endpoint(self) -> str:
-        return self.url + "sparql"
-
-    def close(self) -> None:
-        self._server.close()
-
 
 @pytest.fixture(scope="module")
 def tight(live) -> Iterator[Server]:
@@ -559,17 +541,16 @@ def test_query_past_the_time_limit_is_stopped_with_a_message_naming_it(hasty):
     assert ask_result(requests.get(hasty.endpoint(), params={"query": "ASK {}"}, timeout=10))
 
 
-def test_failed_service_call_is_502(tight):
-    dead = "http://127.0.0.1:9/sparql"  # nothing listens on the discard port
-    executor = tight.app.extensions["newsgraph.executor"]
-    allowed, executor.allowed_services = executor.allowed_services, (dead,)
+def test_failed_service_call_is_502(live):
+    dead = f"http://127.0.0.1:{free_port()}/sparql"  # nothing listens there
+    server = Server(replace(live.settings, federation_allowlist=dead), live.store)
     try:
-        response = requests.get(tight.endpoint(), timeout=30, params={
+        response = requests.get(server.endpoint(), timeout=30, params={
             "query": f"SELECT * {{ SERVICE <{dead}> {{ ?s ?p ?o }} }}"})
     finally:
-        executor.allowed_services = allowed
+        server.close()
     assert response.status_code == 502
-    assert "SERVICE" in response.text
+    assert f"SERVICE <{dead}> failed" in response.text and "cannot reach" in response.text
 
 
 @pytest.mark.parametrize("query", [
@@ -581,8 +562,9 @@ def test_failed_service_call_is_502(tight):
 ])
 def test_service_outside_the_allowlist_is_refused(live, query):
     response = get(live, query=query)
-    assert response.status_code == 403
+    assert response.status_code == 400
     assert "https://query.wikidata.org/sparql" in response.text
+    assert "NEWSGRAPH_FEDERATION_ALLOWLIST" in response.text
 
 
 @pytest.mark.parametrize("kwargs", [

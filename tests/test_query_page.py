@@ -136,10 +136,11 @@ def test_with_prefixes_adds_only_used_prefixes():
     assert "PREFIX a:" not in query
 
 
-def test_the_federated_example_calls_wikidata():
+def test_the_federated_examples_call_wikidata():
     federated = [ex for ex in EXAMPLES if ex.federated]
-    assert len(federated) == 1
-    assert "SERVICE <https://query.wikidata.org/sparql>" in federated[0].query
+    assert len(federated) >= 4
+    for ex in federated:
+        assert "SERVICE <https://query.wikidata.org/sparql>" in ex.query, ex.id
 
 
 def test_readme_lists_every_example():
