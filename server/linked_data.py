@@ -179,13 +179,14 @@ def _settings() -> Settings:
     return current_app.config["NEWSGRAPH_SETTINGS"]
 
 
-#: Characters an IRI reference cannot hold (RFC 3987, SPARQL's IRIREF): such a request
-#: names nothing here, and must never reach a query.
-_NOT_IRI = re.compile(r'[\x00-\x20<>"{}|^`\\]')
-
-
 def is_iri(iri: str) -> bool:
-    return not _NOT_IRI.search(iri)
+    """Whether ``iri`` is an absolute IRI as the store parses them (RFC 3987): anything else
+    names nothing here, and must never reach a query."""
+    try:
+        ox.NamedNode(iri)
+    except ValueError:
+        return False
+    return True
 
 
 def exists(store: Store, iri: str) -> bool:

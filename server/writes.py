@@ -43,6 +43,7 @@ from mapper.namespaces import NG
 from mapper.validation import validate_article
 from server.errors import RETRY_AFTER
 from server.executor import QueryRequest
+from server.federation import check_services
 from server.formats import GRAPH
 from server.settings import Settings
 from server.snapshots import Snapshots
@@ -171,6 +172,7 @@ def apply_update(update: str, using_graphs: list[str], using_named: list[str]) -
         raise BadRequest("using-graph-uri and using-named-graph-uri are not supported; use "
                          "USING / USING NAMED (or WITH) in the update itself.")
     check_update(update, settings.base + "graph/article/")
+    check_services(update, settings.allowlist)
     writer: Writer = current_app.extensions["newsgraph.writer"]
     with writer.open() as store:
         try:
