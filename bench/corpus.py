@@ -9,7 +9,8 @@ written the way news writes them ("on Tuesday", "last week", "in March"), counts
 speech, and 3-8 events of varied PLOVER types, around background sentences. Article ``i``
 depends only on (seed, i), so a corpus can be generated in parts and is the same every
 time. Formats: ``jsonl`` (shards of 1,000 articles, one JSON article per line, which
-``newsgraph ingest`` reads), ``json`` (a file per article) or ``txt``.
+``newsgraph ingest`` reads), ``json`` (a file per article) or ``txt``. ``--paragraphs N``
+keeps only the first N paragraphs of each article (short articles make fast tests).
 """
 
 from __future__ import annotations
@@ -173,12 +174,15 @@ def article(world: World, seed: int, index: int) -> dict:
     }
 
 
-def write(out: Path, articles: int, seed: int, fmt: str) -> int:
+def write(out: Path, articles: int, seed: int, fmt: str, paragraphs: int | None = None) -> int:
     out.mkdir(parents=True, exist_ok=True)
     world = World.from_gazetteer(Gazetteer.load())
     words = 0
     for start in range(0, articles, SHARD):
         batch = [article(world, seed, i) for i in range(start, min(start + SHARD, articles))]
+        if paragraphs is not None:
+            for item in batch:
+                item["body"] = "\n\n".join(item["body"].split("\n\n")[:paragraphs])
         words += sum(len(a["body"].split()) for a in batch)
         if fmt == "jsonl":
             path = out / f"corpus-{seed}-{start // SHARD:05d}.jsonl"
@@ -200,8 +204,9 @@ def main() -> None:
     parser.add_argument("--articles", type=int, default=1000)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--format", choices=("jsonl", "json", "txt"), default="jsonl")
+    parser.add_argument("--paragraphs", type=int, help="keep only the first N paragraphs")
     args = parser.parse_args()
-    words = write(args.out, args.articles, args.seed, args.format)
+    words = write(args.out, args.articles, args.seed, args.format, args.paragraphs)
     print(f"{args.articles} articles, {words:,} words, in {args.out}")
 
 

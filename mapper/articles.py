@@ -51,7 +51,7 @@ from typing import Any
 
 from lxml import html as lxml_html
 
-from mapper.records import Article
+from mapper.records import JSON_TOO_DEEP, Article
 
 MAX_BYTES = 5_000_000
 ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
@@ -118,6 +118,8 @@ def read_article(path: Path, *, max_bytes: int = MAX_BYTES,
             except json.JSONDecodeError as exc:
                 raise ArticleError(f"invalid JSON at line {exc.lineno} column {exc.colno}: "
                                    f"{exc.msg}") from None
+            except RecursionError:
+                raise ArticleError(JSON_TOO_DEEP) from None
             return read_json(obj, article_id, published)
         return read_html(text, article_id, published=published)
     except _Problem as exc:
@@ -398,7 +400,7 @@ def _html_published(tree: Any) -> dt.date | None:
         if (script.get("type") or "").strip().lower() == "application/ld+json":
             try:
                 candidates.extend(_json_ld_dates(json.loads(script.text or "")))
-            except json.JSONDecodeError:
+            except (json.JSONDecodeError, RecursionError):
                 continue
     for element in tree.xpath("//*[@itemprop='datePublished'] | //time[@pubdate]"):
         candidates.append(element.get("datetime") or element.get("content") or "")

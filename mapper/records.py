@@ -22,6 +22,8 @@ SCHEMA_PATH = Path(__file__).with_name("record.schema.json")
 ACTOR_TYPES = frozenset({"Person", "Organization", "State", "ArmedGroup"})
 PLACE_ENTITY_TYPES = frozenset({"Place", "State"})
 MAX_REPORTED_PROBLEMS = 10
+#: json.loads raises RecursionError (not a JSONDecodeError) on deep nesting.
+JSON_TOO_DEEP = "JSON nested too deeply to read (arrays or objects ~1,000 levels deep)"
 
 
 class RecordError(ValueError):
@@ -197,6 +199,8 @@ def load_record(path: Path) -> Record:
     except json.JSONDecodeError as exc:
         raise RecordError(
             [f"invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}"]) from exc
+    except RecursionError:
+        raise RecordError([JSON_TOO_DEEP]) from None
     return parse_record(obj)
 
 

@@ -38,6 +38,7 @@ from server.formats import (
     Format,
     content_type,
 )
+from server.query_guard import check_query_shape
 from server.query_page import render_page, results_frame
 from server.results import write_triples
 from server.service_description import SD_PREFIXES, StatisticsCache, describe_service
@@ -116,6 +117,7 @@ def parse_operation() -> QueryRequest | UpdateRequest:
                              "accept updates from the public).")
         if len(updates) > 1:
             raise BadRequest(f"Give exactly one 'update' parameter; got {len(updates)}.")
+        check_query_shape(updates[0], "update")
         return UpdateRequest(updates[0], _graph_list(params, "using-graph-uri") or [],
                              _graph_list(params, "using-named-graph-uri") or [])
     if not queries:
@@ -124,6 +126,7 @@ def parse_operation() -> QueryRequest | UpdateRequest:
                          "body.")
     if len(queries) > 1:
         raise BadRequest(f"Give exactly one 'query' parameter; got {len(queries)}.")
+    check_query_shape(queries[0])
     return QueryRequest(
         query=queries[0],
         default_graphs=_graph_list(params, "default-graph-uri"),
@@ -229,7 +232,8 @@ def service_description() -> Response:
 @bp.route("/sparql", methods=["GET", "POST"])
 def sparql() -> Response:
     _check_url_length()
-    if request.method == "GET" and not any(p in request.args for p in OPERATION_PARAMS):
+    if request.method in ("GET", "HEAD") and not any(p in request.args
+                                                    for p in OPERATION_PARAMS):
         return service_description()
     operation = parse_operation()
     if isinstance(operation, UpdateRequest):
