@@ -166,6 +166,9 @@ class WorkerPool:
         self._lock = threading.Lock()
         self._closed = False
         self.kills = 0
+        self._replacements: queue.Queue[None] = queue.Queue()
+        threading.Thread(target=self._start_replacements, daemon=True,
+                         name="newsgraph-worker-start").start()
         for worker in [self._spawn() for _ in range(size)]:
             self._ready(worker)
 
@@ -204,9 +207,17 @@ class WorkerPool:
         with self._lock:
             self._all.pop(worker.pid, None)
         worker.kill()
-        if not self._closed:
-            threading.Thread(target=lambda: self._ready(self._spawn()), daemon=True,
-                             name="newsgraph-worker-start").start()
+        self._replacements.put(None)
+
+    def _start_replacements(self) -> None:
+        """Start replacement workers, always from this one long-lived thread: Linux sends a
+        child its PR_SET_PDEATHSIG when the *thread* that started it ends, so a worker
+        started from a short-lived thread would be killed as soon as that thread returns."""
+        while True:
+            self._replacements.get()
+            if self._closed:
+                return
+            self._ready(self._spawn())
 
     def pids(self) -> list[int]:
         with self._lock:
@@ -217,6 +228,7 @@ class WorkerPool:
             self._closed = True
             workers = list(self._all.values())
             self._all.clear()
+        self._replacements.put(None)  # ends the replacement thread
         for worker in workers:
             worker.kill()
 

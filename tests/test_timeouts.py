@@ -94,3 +94,20 @@ def test_the_row_limit_is_configurable(seeded):
         assert response.headers["X-Newsgraph-Rows"] == "7"
         assert response.headers["X-Newsgraph-Truncated"] == "true"
         assert len(response.text.splitlines()) == 8
+
+
+def test_a_replaced_worker_keeps_serving(seeded):
+    """With one worker, every query after a timeout runs on its replacement, which must live
+    on (it was once killed at start: PR_SET_PDEATHSIG follows the thread that started it)."""
+    with Served(seeded, env={"NEWSGRAPH_QUERY_TIMEOUT": "1"}, workers=1) as server:
+        for _ in range(2):
+            assert server.query(CROSS_PRODUCT).status_code == 503
+            deadline = time.monotonic() + 30
+            while not server.worker_pids():
+                assert time.monotonic() < deadline, "the killed worker was not replaced"
+                time.sleep(0.1)
+            time.sleep(1)  # past the moment the replacement's starter would have ended
+            (replacement,) = server.worker_pids()
+            statuses = [server.query(SMALL).status_code for _ in range(5)]
+            assert statuses == [200] * 5
+            assert server.worker_pids() == {replacement}
