@@ -5,9 +5,10 @@ from __future__ import annotations
 from flask import Flask, Response, jsonify, request
 from flask_compress import Compress
 
-from server import dumps, linked_data, sparql, writes
+from server import dumps, headers, linked_data, observability, ratelimit, sparql, writes
 from server.errors import register_error_handlers
 from server.formats import OFFERS
+from server.search_page import bp as search_blueprint
 from server.settings import Settings
 from server.store import Store
 
@@ -24,23 +25,24 @@ def create_app(settings: Settings, store: Store, *, pool=None,
     :class:`server.snapshots.SnapshotStore`, queries run in ``pool``
     (:class:`server.query_workers.WorkerPool`) and ``writer`` opens the store per write.
     """
-    app = Flask("newsgraph")
+    # No app-level /static: Flask would serve files from the working directory's static/
+    # (the import name is not a package); our assets are the blueprint's /assets/.
+    app = Flask("newsgraph", static_folder=None)
     app.config["NEWSGRAPH_SETTINGS"] = settings
     app.config["MAX_CONTENT_LENGTH"] = settings.max_request_bytes
     app.config["MAX_FORM_MEMORY_SIZE"] = settings.max_request_bytes
     app.extensions["newsgraph.store"] = store
+    observability.install(app, store)  # first: the clock starts before any other check
+    ratelimit.install(app, settings)
     sparql.register(app, store, settings, pool, writer)
     app.register_blueprint(writes.bp)  # /store: the Graph Store Protocol
     app.register_blueprint(dumps.bp)
+    app.register_blueprint(search_blueprint)  # /search: full-text search
     linked_data.register(app)  # /id/, /graph/, /ontology, /shapes, releases
     register_error_handlers(app)
     _compress(app)
     app.after_request(_cors)
-
-    @app.route("/health")
-    def health() -> Response:
-        articles = store.count("?a a <https://w3id.org/newsgraph/ontology#Article>")
-        return jsonify({"status": "ok", "triples": store.count(), "articles": articles})
+    headers.install(app)
 
     @app.route("/")
     def index() -> Response:
@@ -49,6 +51,7 @@ def create_app(settings: Settings, store: Store, *, pool=None,
             "sparql": settings.base + "sparql",
             "dumps": settings.base + "dumps/",
             "health": settings.base + "health",
+            "search": settings.base + "search",
         })
 
     return app

@@ -29,8 +29,14 @@ import pyoxigraph as ox
 from werkzeug.exceptions import BadRequest
 
 from server.errors import Overloaded, QueryTimedOut
-from server.federation import FederationConfig, check_services, resolve_services
+from server.federation import (
+    FederationConfig,
+    LocalService,
+    check_services,
+    resolve_services,
+)
 from server.formats import GRAPH, SOLUTIONS, Format
+from server.result_cache import ResultCache, spool_of
 from server.results import (
     HtmlFrame,
     Limited,
@@ -39,6 +45,7 @@ from server.results import (
     write_solutions,
     write_triples,
 )
+from server.search import as_of, service_rows
 from server.settings import Settings
 from server.store import Store
 
@@ -109,6 +116,7 @@ class QueryExecutor:
         self.pool = pool
         self._slots = threading.BoundedSemaphore(settings.max_concurrent_queries)
         self.federation = FederationConfig.from_settings(settings)
+        self.results = ResultCache(settings.result_cache_bytes)
 
     @contextmanager
     def slot(self) -> Iterator[float]:
@@ -124,22 +132,34 @@ class QueryExecutor:
 
     def execute(self, request: QueryRequest, choose: Chooser,
                 html: Callable[[str], HtmlFrame] | None = None) -> SpooledResult:
-        """Evaluate the query and serialize its result into a spool, within the limits."""
-        check_services(request.query, self.federation.allowlist)
+        """Evaluate the query and serialize its result into a spool, within the limits; a
+        repeat on the same store version is answered from the result cache, with no slot."""
+        check_services(request.query, self.federation.allowed)
+        key = self.results.key(self.store, request.query, request.default_graphs,
+                               request.named_graphs)
+        cached = self.results.get(key, choose) if key else None
+        if cached is not None:
+            return SpooledResult(cached.media_type, cached.fmt, cached.rows, cached.truncated,
+                                 len(cached.body), spool_of(cached.body, SPOOL_MEMORY))
         if self.pool is not None:
             with self.slot() as wait_left:
-                return self.pool.execute(request, choose, html, wait_left)
-        spool = tempfile.SpooledTemporaryFile(max_size=SPOOL_MEMORY)  # noqa: SIM115 - handed to the response
-        try:
-            with self.slot():
-                result = evaluate(self.store, request, spool, choose, html,
-                                  self.settings.max_rows, self.settings.query_timeout,
-                                  self.federation)
-            result.size = spool.tell()
-            return result
-        except BaseException:
-            spool.close()
-            raise
+                result = self.pool.execute(request, choose, html, wait_left)
+        else:
+            spool = tempfile.SpooledTemporaryFile(max_size=SPOOL_MEMORY)  # noqa: SIM115 - handed to the response
+            try:
+                with self.slot():
+                    result = evaluate(self.store, request, spool, choose, html,
+                                      self.settings.max_rows, self.settings.query_timeout,
+                                      self.federation)
+                result.size = spool.tell()
+            except BaseException:
+                spool.close()
+                raise
+        if key and result.size <= self.results.max_entry and not result.fmt.is_html:
+            result._spool.seek(0)
+            self.results.put(key, result.media_type, result.fmt, result.rows,
+                             result.truncated, result._spool.read())
+        return result
 
 
 def evaluate(store, request: QueryRequest, spool, choose: Chooser,
@@ -153,7 +173,7 @@ def evaluate(store, request: QueryRequest, spool, choose: Chooser,
     try:
         query = resolve_services(request.query,
                                  lambda local: _query(store, replace(request, query=local)),
-                                 federation)
+                                 federation, _local_services(store, federation))
         result = _query(store, replace(request, query=query))
         kind = GRAPH if isinstance(result, ox.QueryTriples) else SOLUTIONS
         media_type, fmt = choose(kind)
@@ -174,6 +194,16 @@ def evaluate(store, request: QueryRequest, spool, choose: Chooser,
         return SpooledResult(media_type, fmt, limited.count, limited.truncated, 0, spool)
     except QueryTimeout as exc:
         raise QueryTimedOut(timeout) from exc
+
+
+def _local_services(store, federation: FederationConfig) -> dict[str, LocalService]:
+    """The SERVICE endpoints answered in this process: full-text search, at the version of
+    the store (snapshot) being queried."""
+    if federation.search is None:
+        return {}
+    iri, index = federation.search
+    return {iri: lambda pattern, prologue: service_rows(pattern, prologue, index,
+                                                        at=as_of(store))}
 
 
 def _query(store, request: QueryRequest) -> ox.QuerySolutions | ox.QueryBoolean | \

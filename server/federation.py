@@ -61,6 +61,7 @@ from mapper.wikidata import (
     _parse_json,
     _read,
 )
+from server.search import index_path
 from server.service_clauses import (
     FILL,
     SERVICE_KEYWORD,
@@ -103,6 +104,13 @@ class FederationConfig:
     retries: int = 2
     max_wait: float = 10.0
     contact: str | None = None
+    #: the full-text search service evaluated in this process: (its IRI, the index file)
+    search: tuple[str, Path] | None = None
+
+    @property
+    def allowed(self) -> tuple[str, ...]:
+        """Every endpoint a SERVICE clause may name: the allowlist and our search service."""
+        return self.allowlist + ((self.search[0],) if self.search else ())
 
     @classmethod
     def from_settings(cls, settings: Settings) -> FederationConfig:
@@ -115,7 +123,8 @@ class FederationConfig:
                    cache_dir=(settings.data_dir / "cache" / "federation"
                               if settings.federation_cache_ttl > 0 else None),
                    cache_ttl=settings.federation_cache_ttl,
-                   contact=settings.contact or None)
+                   contact=settings.contact or None,
+                   search=(settings.base + "search", index_path(settings.store_path)))
 
     def client(self, endpoint: str) -> RemoteEndpoint:
         extra = {"contact": self.contact} if self.contact else {}

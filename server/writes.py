@@ -222,7 +222,8 @@ def graph_store() -> Response:
             triples = list(store.graph_triples(graph)) + triples
         if graph.startswith(article_prefix):
             _validate_article(store, settings, graph, graph[len(article_prefix):], triples)
-        _replace(store, graph, triples)
+        with store.indexed([graph]):  # the full-text index follows (server.search)
+            _replace(store, graph, triples)
     return Response(status=204 if existed else 201)
 
 
@@ -250,7 +251,9 @@ def _delete(graph: str) -> Response:
     with writer.open() as store:
         if not _exists(store, graph):
             raise NotFound(f"There is no graph <{graph}> in the store.")
-        store.update(f"DROP GRAPH <{graph}>")
+        with store.indexed([graph]):
+            # SILENT: Virtuoso refuses DROP GRAPH on a graph that INSERT made (not "created")
+            store.update(f"DROP SILENT GRAPH <{graph}>")
     return Response(status=204)
 
 

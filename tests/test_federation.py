@@ -365,3 +365,43 @@ def test_jena_queries_our_endpoint_in_a_service_clause(live, tmp_path):
     rows = [tuple(line.split(",")) for line in result.stdout.strip().splitlines()[1:]]
     assert rows == TARGET_ANSWER
 
+
+
+# --- the full-text search service, joined with graph patterns (issue 11) ---------------------
+
+SEARCH_JOIN = """SELECT ?event ?type ?score WHERE {
+  SERVICE <http://127.0.0.1:8080/search> {
+    ?event ng:matches "ceasefire" ; ng:kind ng:Event ; ng:score ?score }
+  ?event ng:eventType ?type .
+} ORDER BY DESC(?score) ?event"""
+
+
+def search_join_expected(store_path) -> list[tuple[str, str]]:
+    """The same answer from the search function and a SPARQL lookup of each hit's type."""
+    from server.search import index_path, search
+    from server.store import Store
+
+    hits = search(index_path(store_path), "ceasefire", kinds=["event"])
+    store = Store.read_only(store_path)
+    expected = []
+    for hit in hits:
+        for row in store.query(f"SELECT ?type {{ <{hit.iri}> ng:eventType ?type }}"):
+            expected.append((hit.iri, row["type"].value))
+    return expected
+
+
+def test_a_search_service_joins_with_event_types(live):
+    rows = select(live.endpoint(), SEARCH_JOIN)
+    assert [(r["event"], r["type"]) for r in rows] == search_join_expected(
+        live.settings.store_path)
+    assert len(rows) >= 2 and all(float(r["score"]) > 0 for r in rows)
+
+
+def test_a_search_service_in_the_query_workers_of_newsgraph_serve(tmp_path):
+    data = ingested_seeds(tmp_path / "data")
+    with Served(data, workers=1) as served:
+        rows = select(served.endpoint, SEARCH_JOIN)
+        bad = served.query('SELECT * { SERVICE <http://127.0.0.1:8080/search> '
+                           '{ ?e ng:matches "NEAR(" } }')
+    assert [(r["event"], r["type"]) for r in rows] == search_join_expected(data / "store")
+    assert bad.status_code == 400 and "NEAR" in bad.text
