@@ -5,19 +5,23 @@ Exit codes: 0 success, 1 some input rejected, 2 usage or configuration error.
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import json
 import logging
 import os
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import click
 
 from mapper.articles import ArticleError, ArticleSkipped
-from mapper.pipeline import EXTRACTORS, Reader, ingest_paths
+from mapper.pipeline import EXTRACTORS, Reader, ingest_paths, stored_digests
 from mapper.readers import find_inputs
 from mapper.records import RecordError, record_to_json
 from mapper.spacy_extraction import ExtractorUnavailable
+from server.backends import is_remote, open_store
 from server.publish import publish
 from server.settings import Settings, SettingsError
 from server.snapshots import Snapshots, SnapshottingStore
@@ -45,15 +49,40 @@ def main(ctx: click.Context, data_dir: Path | None, base: str | None) -> None:
 
 def _open_store(settings: Settings) -> Store:
     try:
-        return Store(settings.store_path)
+        return open_store(settings)  # type: ignore[return-value] - or a SparqlStore
     except StoreError as exc:
         raise click.ClickException(str(exc)) from exc
+
+
+#: errno values (and RocksDB's words for them) meaning the disk cannot take more data.
+_DISK_FULL = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
+_DISK_FULL_WORDS = ("no space left", "disk quota", "file too large", "disk is full")
+
+
+@contextlib.contextmanager
+def _writing(what: str, kept: str = "what was committed before is kept and the store is "
+                                     "readable") -> Iterator[None]:
+    """A write that fails (a full disk, an I/O error) ends the command with a message
+    naming the problem and exit status 1, not a traceback. Batches committed before stay
+    committed (each is one transaction); the dumps and snapshots are replaced atomically, so
+    the previous ones stay in place."""
+    try:
+        yield
+    except (StoreError, OSError) as exc:
+        detail = (f"{exc.filename}: {exc.strerror}" if isinstance(exc, OSError)
+                  and exc.filename and exc.strerror else str(exc))
+        if (isinstance(exc, OSError) and exc.errno in _DISK_FULL) or any(
+                word in str(exc).lower() for word in _DISK_FULL_WORDS):
+            detail = (f"the disk is full (no space left, or over a quota or file size "
+                      f"limit): {detail}. Free some space and run it again")
+        raise click.ClickException(f"{what} stopped: {detail}; {kept}") from exc
 
 
 def _publish(store: Store, settings: Settings) -> list[Path]:
     """After a write: the dumps, and a snapshot for a running `newsgraph serve`."""
     dumps = publish(store, settings)
-    Snapshots(settings.snapshots_dir).publish(store, settings.snapshot_retention)
+    if not is_remote(settings):  # a remote engine is queried directly, not through snapshots
+        Snapshots(settings.snapshots_dir).publish(store, settings.snapshot_retention)
     return dumps
 
 
@@ -85,28 +114,80 @@ def _reader(extractor: str) -> Reader:
               help="Processes that read, extract, map and validate [env NEWSGRAPH_WORKERS].")
 @click.option("--batch-size", type=click.IntRange(1, 10_000), default=50, show_default=True,
               help="Articles written per store transaction.")
+@click.option("--force", is_flag=True,
+              help="Also re-ingest the inputs already stored unchanged (by default a re-run "
+                   "skips them).")
 @click.pass_obj
 def ingest(settings: Settings, paths: tuple[Path, ...], progress: bool | None,
-           extractor: str, workers: int, batch_size: int) -> None:
+           extractor: str, workers: int, batch_size: int, force: bool) -> None:
     """Ingest articles (text, HTML, JSON) and records from files or folders, then rewrite
-    the dumps. Exit status 1 if any input was rejected (skipped ones do not count)."""
+    the dumps. Exit status 1 if any input was rejected (skipped ones do not count).
+
+    An interrupted ingest can be run again: inputs already stored from the same content
+    (same bytes, extractor and base IRI) are counted as unchanged and not read again."""
     store = _open_store(settings)
     reader = _reader(extractor)
     # A running `newsgraph serve` sees each committed batch through a new snapshot.
-    writer = SnapshottingStore(store, Snapshots(settings.snapshots_dir),
-                               settings.snapshot_retention)
-    report = ingest_paths(paths, writer, settings.iris, progress=progress, reader=reader,
-                          workers=workers, batch_size=batch_size)
+    writer = store if is_remote(settings) else SnapshottingStore(
+        store, Snapshots(settings.snapshots_dir), settings.snapshot_retention)
+    with _writing("ingest"):
+        report = ingest_paths(paths, writer, settings.iris, progress=progress, reader=reader,
+                              workers=workers, batch_size=batch_size,
+                              skip=frozenset() if force else stored_digests(store))
     for outcome in report.outcomes:
-        if not outcome.stored:
+        if outcome.status in ("rejected", "skipped"):
             label = "error" if outcome.status == "rejected" else "note"
             click.echo(f"{label}: {outcome.summary()}", err=True)
-    dumps = _publish(store, settings)
+    with _writing("ingest"):
+        dumps = _publish(store, settings)
     click.echo(
         f"{report.stored} stored, {report.rejected} rejected, {report.skipped} skipped, "
-        f"{report.triples} triples "
+        f"{report.unchanged} unchanged (already stored), {report.triples} triples "
         f"written; store now holds {store.count()} triples; dumps: "
         f"{', '.join(str(p) for p in dumps)}")
+    sys.exit(1 if report.rejected else 0)
+
+
+@main.command("map")
+@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--out", required=True, type=click.Path(file_okay=False, path_type=Path),
+              help="New or empty folder for the N-Quads shards.")
+@click.option("--progress/--no-progress", default=None,
+              help="Show a progress bar (default: only on a terminal).")
+@EXTRACTOR_OPTION
+@click.option("--workers", type=click.IntRange(1, 64), envvar="NEWSGRAPH_WORKERS",
+              default=lambda: os.cpu_count() or 1, show_default="the number of cores",
+              help="Processes that read, extract, map and validate [env NEWSGRAPH_WORKERS].")
+@click.option("--batch-size", type=click.IntRange(1, 10_000), default=50, show_default=True,
+              help="Articles whose entities are merged at once (as `ingest --batch-size`).")
+@click.option("--shard-size", type=click.IntRange(1, 1_000_000), default=500,
+              show_default=True, help="Articles per shard.")
+@click.pass_obj
+def map_command(settings: Settings, paths: tuple[Path, ...], out: Path, progress: bool | None,
+                extractor: str, workers: int, batch_size: int, shard_size: int) -> None:
+    """Map articles to gzipped N-Quads shards for an engine's bulk loader, without a store:
+    the dataset `newsgraph ingest` would store (README: Running on an existing SPARQL
+    store). Exit status 1 if any input was rejected."""
+    from server.shards import ShardWriter
+
+    reader = _reader(extractor)
+    try:
+        shards = ShardWriter(out, settings, shard_size)
+    except ValueError as exc:
+        raise click.UsageError(str(exc)) from exc
+    try:
+        with shards:
+            report = ingest_paths(paths, shards, settings.iris, progress=progress,
+                                  reader=reader, workers=workers, batch_size=batch_size)
+    except OSError as exc:
+        raise click.ClickException(f"map stopped: {exc}") from exc
+    for outcome in report.outcomes:
+        if outcome.status in ("rejected", "skipped"):
+            label = "error" if outcome.status == "rejected" else "note"
+            click.echo(f"{label}: {outcome.summary()}", err=True)
+    click.echo(f"{report.stored} articles mapped, {report.rejected} rejected, "
+               f"{report.skipped} skipped, {report.triples} triples; {len(shards.shards)} "
+               f"shards in {out}")
     sys.exit(1 if report.rejected else 0)
 
 
@@ -169,6 +250,17 @@ def serve(settings: Settings, host: str | None, port: int | None,
             settings = settings.with_value(name, value,
                                            source=f"--{name.replace('_', '-')}")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    if is_remote(settings):
+        # The engine evaluates each query in this process's request thread, with the query
+        # timeout sent to it and bounding the HTTP wait: no snapshots, no worker processes.
+        store = _open_store(settings)
+        app = create_app(settings, store, writer=Writer(settings, store))
+        click.echo(f"newsgraph serving http://{settings.host}:{settings.port}/ over the SPARQL "
+                   f"store {settings.store_url} ({store.engine or 'engine unnamed'}; writes "
+                   f"{'enabled' if settings.token else 'disabled'})")
+        waitress_serve(app, host=settings.host, port=settings.port, threads=settings.threads,
+                       ident="newsgraph")
+        return
     snapshots = Snapshots(settings.snapshots_dir)
     _fresh_snapshot(settings, snapshots)
     pool = WorkerPool(settings.snapshots_dir, settings.query_workers, settings.query_timeout,
@@ -329,6 +421,22 @@ def link_report_command(settings: Settings, top: int, as_json: bool) -> None:
         click.echo(report.table())
 
 
+@main.command()
+@click.pass_obj
+def reindex(settings: Settings) -> None:
+    """Rebuild the full-text search index (DATA/search/) from the store. Ingest and every
+    other write keep it up to date, and opening the store repairs it after a crash; this
+    re-derives every document and rebuilds the FTS structures, for anything else."""
+    if is_remote(settings):
+        raise click.UsageError("the full-text index exists only for the embedded store; "
+                               "unset NEWSGRAPH_STORE_URL to reindex it")
+    store = _open_store(settings)
+    changed = store.search.rebuild(store)
+    Snapshots(settings.snapshots_dir).publish(store, settings.snapshot_retention)
+    click.echo(f"search index rebuilt from the store: {changed} articles or entities "
+               f"changed; {store.search.path}")
+
+
 # --- releases ----------------------------------------------------------------------------------
 
 @main.command()
@@ -344,8 +452,10 @@ def release(settings: Settings, no_validate: bool) -> None:
 
     store = _open_store(settings)
     try:
-        made = make_release(store, settings, validate=not no_validate,
-                            progress=lambda line: click.echo(line, err=True))
+        with _writing("release", "no release was written (the partial one was removed); "
+                                 "the store is unchanged"):
+            made = make_release(store, settings, validate=not no_validate,
+                                progress=lambda line: click.echo(line, err=True))
     except ReleaseError as exc:
         raise click.ClickException(str(exc)) from exc
     click.echo(f"release {made.name}: {made.triples} triples, {made.quads} quads in "

@@ -99,6 +99,8 @@ def union_triples(store: Store, *, is_set: bool | None = None) -> Iterable[ox.Tr
         is_set = union_is_a_set(store)
     if not is_set:
         return store.query(ALL_TRIPLES)  # type: ignore[return-value]
+    if hasattr(store, "union_triples"):  # a remote store: graph by graph, page by page
+        return store.union_triples()
     return (ox.Triple(row[0], row[1], row[2]) for row in store.query(UNION_ROWS))
 
 

@@ -14,6 +14,7 @@
 | NEWSGRAPH_QUEUE_WAIT | 2 | seconds a query waits for a slot before a 503 |
 | NEWSGRAPH_QUERY_TIMEOUT | 60 | seconds a query may run; it is then killed (hard limit) |
 | NEWSGRAPH_QUERY_WORKERS | cores | processes that evaluate queries for `newsgraph serve` |
+| NEWSGRAPH_RESULT_CACHE_BYTES | 67108864 | bytes of repeated queries' results kept (0: off) |
 | NEWSGRAPH_TOKEN | (none) | bearer token of writes (SPARQL Update, Graph Store); unset: none |
 | NEWSGRAPH_FEDERATION_ALLOWLIST | WDQS | comma-separated endpoints SERVICE may call |
 | NEWSGRAPH_FEDERATION_BATCH | 100 | join values per request of a bind join |
@@ -28,6 +29,10 @@
 | NEWSGRAPH_RATE_BURST | 40 | requests one client may make at once above that rate |
 | NEWSGRAPH_CLIENT_MAX_QUERIES | 2 | queries one client may have running at once (0: no limit) |
 | NEWSGRAPH_LIMIT_LOOPBACK | false | apply the two limits above to loopback clients too |
+| NEWSGRAPH_STORE_URL | (none) | SPARQL endpoint of an engine to use instead of the embedded store |
+| NEWSGRAPH_STORE_UPDATE_URL | store URL | its SPARQL Update endpoint (Virtuoso: .../sparql-auth) |
+| NEWSGRAPH_STORE_USER | (none) | account for the engine (HTTP Basic or Digest, as it asks) |
+| NEWSGRAPH_STORE_PASSWORD | (none) | its password |
 """
 
 from __future__ import annotations
@@ -46,7 +51,7 @@ LIMITS = frozenset({"max_request_bytes", "max_url_bytes", "max_rows", "max_concu
                     "federation_parallel", "federation_max_calls", "federation_timeout",
                     "federation_max_rows", "federation_max_bytes", "rate_burst"})
 #: Fields that must not be negative (0 switches the limit off).
-OPTIONAL_LIMITS = frozenset({"rate_limit", "client_max_queries"})
+OPTIONAL_LIMITS = frozenset({"rate_limit", "client_max_queries", "result_cache_bytes"})
 #: Spellings of a boolean setting.
 BOOLEANS = {"1": True, "true": True, "yes": True, "on": True,
             "0": False, "false": False, "no": False, "off": False}
@@ -73,6 +78,7 @@ class Settings:
     queue_wait: float = 2.0
     query_timeout: float = 60.0
     query_workers: int = field(default_factory=lambda: os.cpu_count() or 1)
+    result_cache_bytes: int = 64 << 20  # server.result_cache
     token: str = field(default="", repr=False)  # never printed or logged
     federation_allowlist: str = "https://query.wikidata.org/sparql"
     federation_batch: int = 100
@@ -87,6 +93,10 @@ class Settings:
     rate_burst: int = 40
     client_max_queries: int = 2
     limit_loopback: bool = False
+    store_url: str = ""  # empty: the embedded store (server.backends)
+    store_update_url: str = ""
+    store_user: str = ""
+    store_password: str = field(default="", repr=False)
 
     @property
     def allowlist(self) -> tuple[str, ...]:
@@ -142,6 +152,10 @@ class Settings:
         if name in OPTIONAL_LIMITS and value < 0:
             raise SettingsError(f"{source or name}: {raw!r} must be 0 (no limit) or more")
         updated = replace(self, **{name: value})
+        if name in ("store_url", "store_update_url") and value and not (
+                urlsplit(str(value)).scheme in ("http", "https") and urlsplit(str(value)).hostname):
+            raise SettingsError(f"{source or name}: {raw!r} is not an http(s) URL; give the "
+                                f"engine's SPARQL endpoint, such as http://127.0.0.1:8890/sparql")
         for url in updated.allowlist if name == "federation_allowlist" else ():
             parts = urlsplit(url)
             if parts.scheme not in ("http", "https") or not parts.hostname:
