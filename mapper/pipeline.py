@@ -7,6 +7,11 @@ offline gazetteer. A bad input is rejected with its reasons and the batch goes o
 already stored is touched by a rejected article, because only validated articles are
 written, each batch in one atomic update.
 
+Re-running an ingest (after it was killed, or on a grown corpus) skips the articles already
+stored from the same input: each article graph records the SHA-256 of its input
+(:func:`input_digest`), written in the same transaction as the graph, and the inputs whose
+digest the store holds are reported "unchanged" without being extracted again.
+
 Everything up to validation runs in worker processes (``workers``); the store has one
 writer, this process, which writes ``batch_size`` articles per transaction. Work is handed
 out a few tasks ahead of the writer, so memory does not grow with the corpus.
@@ -14,9 +19,11 @@ out a few tasks ahead of the writer, so memory does not grow with the corpus.
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
 import json
 import multiprocessing
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -33,13 +40,13 @@ from mapper.articles import (
     read_article,
     read_json,
 )
-from mapper.extraction import RuleExtractor
+from mapper.extraction import EXTRACTOR_VERSION, RuleExtractor
 from mapper.gazetteer import Gazetteer
 from mapper.linking import link_record
 from mapper.mapping import ArticleTriples, MappedArticle, map_record
-from mapper.namespaces import Iris
+from mapper.namespaces import SCHEMA, Iris
 from mapper.readers import JSONL_SUFFIX, RECORD_SUFFIX, find_inputs
-from mapper.records import Record, RecordError, parse_record
+from mapper.records import JSON_TOO_DEEP, Record, RecordError, parse_record
 from mapper.shacl_sparql import compiled_shapes
 
 
@@ -49,10 +56,14 @@ class ArticleStore(Protocol):
     def replace_articles(self, articles: Sequence[ArticleTriples]) -> None: ...
 
 
+class Queryable(Protocol):
+    def query(self, sparql: str) -> Iterable: ...
+
+
 @dataclass(frozen=True)
 class Outcome:
     source: str
-    status: str  # "stored", "rejected" or "skipped"
+    status: str  # "stored", "rejected", "skipped" or "unchanged" (stored by an earlier run)
     article_id: str | None = None
     triples: int = 0
     problems: tuple[str, ...] = ()
@@ -87,6 +98,10 @@ class IngestReport:
         return self.count("skipped")
 
     @property
+    def unchanged(self) -> int:
+        return self.count("unchanged")
+
+    @property
     def triples(self) -> int:
         return sum(o.triples for o in self.outcomes)
 
@@ -112,6 +127,8 @@ class Reader:
             except json.JSONDecodeError as exc:
                 raise RecordError([f"invalid JSON at line {exc.lineno} column {exc.colno}: "
                                    f"{exc.msg}"]) from exc
+            except RecursionError:
+                raise RecordError([JSON_TOO_DEEP]) from None
             if isinstance(obj, dict) and "format" in obj:
                 return parse_record(obj)
             return self.extract(read_json(obj, article_id_for(path)))
@@ -123,6 +140,8 @@ class Reader:
             obj = json.loads(line)
         except json.JSONDecodeError as exc:
             raise RecordError([f"invalid JSON at column {exc.colno}: {exc.msg}"]) from exc
+        except RecursionError:
+            raise RecordError([JSON_TOO_DEEP]) from None
         if isinstance(obj, dict) and "format" in obj:
             return parse_record(obj)
         article_id = obj.get("id") if isinstance(obj, dict) and isinstance(
@@ -197,8 +216,32 @@ class Prepared:
     triples: ArticleTriples | None = None
 
 
-def prepare_article(read: Callable[[], Record], iris: Iris, source: str) -> Prepared:
-    """Read (and extract), map and validate one article; never raises for bad input."""
+#: The predicate of the input digest, on the article's IRI, in the article graph (so a graph
+#: replaced or deleted through the Graph Store Protocol takes its digest with it).
+DIGEST = str(SCHEMA.sha256)
+_DIGESTS = f"SELECT ?digest WHERE {{ GRAPH ?g {{ ?article <{DIGEST}> ?digest }} }}"
+
+
+def input_digest(reader: Reader, iris: Iris, name: str, data: bytes) -> str:
+    """SHA-256 of one input as this ingest would read it: the extractor and its version and
+    the base IRI are part of it (either changing changes the triples), and so is the input's
+    name (a file name, or file name and line), from which an article without an id gets it."""
+    head = f"{reader.extractor_name}\0{EXTRACTOR_VERSION}\0{iris.base}\0{name}\0"
+    return hashlib.sha256(head.encode() + data).hexdigest()
+
+
+def stored_digests(store: Queryable) -> frozenset[str]:
+    """The input digests of every article the store holds (see :func:`input_digest`)."""
+    return frozenset(row["digest"].value for row in store.query(_DIGESTS))
+
+
+def prepare_article(read: Callable[[], Record], iris: Iris, source: str,
+                    digest: str | None = None, skip: Collection[str] = ()) -> Prepared:
+    """Read (and extract), map and validate one article; never raises for bad input. An
+    input whose ``digest`` is in ``skip`` is already stored and is not read at all."""
+    if digest is not None and digest in skip:
+        return Prepared(source, Outcome(source, "unchanged",
+                                        problems=("already stored from the same input",)))
     try:
         record = read()
     except RecordError as exc:
@@ -214,12 +257,24 @@ def prepare_article(read: Callable[[], Record], iris: Iris, source: str) -> Prep
     rejected = rejection(mapped, source)
     if rejected is not None:
         return Prepared(source, rejected)
-    return Prepared(source, triples=mapped.serialized())
+    triples = mapped.serialized()
+    if digest is not None:  # written with the graph, so it is there iff the graph is
+        triples = dataclasses.replace(
+            triples, triple_count=triples.triple_count + 1,
+            graph_nt=triples.graph_nt
+            + f'<{mapped.article_iri}> <{DIGEST}> "{digest}" .\n'.encode())
+    return Prepared(source, triples=triples)
 
 
-def prepare_task(task: Task, reader: Reader, iris: Iris) -> list[Prepared]:
+def prepare_task(task: Task, reader: Reader, iris: Iris,
+                 skip: Collection[str] = ()) -> list[Prepared]:
     if task.lines is None:
-        return [prepare_article(lambda: reader.record(task.path), iris, task.source)]
+        try:
+            digest = input_digest(reader, iris, task.path.name, task.path.read_bytes())
+        except OSError:
+            digest = None  # reading it again reports why
+        return [prepare_article(lambda: reader.record(task.path), iris, task.source,
+                                digest, skip)]
     start, end = task.lines
     prepared = []
     with task.path.open(encoding="utf-8", errors="strict") as lines:
@@ -230,9 +285,11 @@ def prepare_task(task: Task, reader: Reader, iris: Iris) -> list[Prepared]:
                 break
             if line.strip():
                 source = f"{task.path}:{number}"
+                digest = input_digest(reader, iris, f"{task.path.name}:{number}",
+                                      line.encode())
                 prepared.append(prepare_article(
                     lambda line=line, number=number: reader.json_line(task.path, number, line),
-                    iris, source))
+                    iris, source, digest, skip))
     return prepared
 
 
@@ -255,12 +312,12 @@ def tasks_for(paths: Iterable[Path]) -> Iterator[Task | Outcome]:
             yield Task(item.path)
 
 
-_worker: tuple[Reader, Iris] | None = None
+_worker: tuple[Reader, Iris, Collection[str]] | None = None
 
 
-def _start_worker(extractor: str, base: str) -> None:
+def _start_worker(extractor: str, base: str, skip: Collection[str]) -> None:
     global _worker
-    _worker = (Reader(extractor), Iris(base))
+    _worker = (Reader(extractor), Iris(base), skip)
 
 
 def _work(task: Task) -> list[Prepared]:
@@ -270,8 +327,10 @@ def _work(task: Task) -> list[Prepared]:
 
 def ingest_paths(paths: Iterable[Path], store: ArticleStore, iris: Iris,
                  progress: bool | None = None, reader: Reader | None = None,
-                 workers: int = 1, batch_size: int = 50) -> IngestReport:
-    """Ingest every input found under ``paths``; progress is shown on a terminal."""
+                 workers: int = 1, batch_size: int = 50,
+                 skip: Collection[str] = frozenset()) -> IngestReport:
+    """Ingest every input found under ``paths``; progress is shown on a terminal. Inputs
+    whose digest is in ``skip`` (:func:`stored_digests`: a re-run) are not read again."""
     reader = reader or Reader()
     report = IngestReport()
     work: list[Task] = []
@@ -287,7 +346,7 @@ def ingest_paths(paths: Iterable[Path], store: ArticleStore, iris: Iris,
                                        p.triples.triple_count) for p in batch if p.triples)
         batch.clear()
 
-    for prepared in _prepared(work, reader, iris, workers):
+    for prepared in _prepared(work, reader, iris, workers, skip):
         bar.update(1)
         for item in prepared:
             if item.outcome is not None:
@@ -301,15 +360,15 @@ def ingest_paths(paths: Iterable[Path], store: ArticleStore, iris: Iris,
     return report
 
 
-def _prepared(work: list[Task], reader: Reader, iris: Iris,
-              workers: int) -> Iterator[list[Prepared]]:
+def _prepared(work: list[Task], reader: Reader, iris: Iris, workers: int,
+              skip: Collection[str]) -> Iterator[list[Prepared]]:
     if workers <= 1 or len(work) <= 1:
         for task in work:
-            yield prepare_task(task, reader, iris)
+            yield prepare_task(task, reader, iris, skip)
         return
-    context = multiprocessing.get_context("fork")
+    context = multiprocessing.get_context("fork")  # the workers inherit ``skip`` unpickled
     with context.Pool(workers, initializer=_start_worker,
-                      initargs=(reader.extractor_name, iris.base)) as pool:
+                      initargs=(reader.extractor_name, iris.base, skip)) as pool:
         window = workers * 4  # tasks in flight: bounds memory whatever the corpus size
         for start in range(0, len(work), window):
             yield from pool.imap(_work, work[start:start + window])

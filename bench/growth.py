@@ -1,0 +1,251 @@
+"""How cost grows with the corpus: ingest time, store size, server memory, query latency
+and dump time at several corpus sizes, as one table and a plot (bench/growth.png).
+
+    .venv/bin/python bench/growth.py [--articles 1000 10000] [--work /tmp/newsgraph-growth]
+
+Per size: the corpus of bench/corpus.py (JSON Lines, seed 1; article i is the same at every
+size, so a larger corpus contains the smaller) is ingested by the real command, `newsgraph
+ingest` (2 workers, batches of 50, snapshots, then the dumps), in a fresh data folder that is
+kept under ``--work`` (bench/vs_virtuoso.py reuses it). Then:
+
+- store size: the bytes of the store folder on disk;
+- dump time: :func:`server.publish.write_dumps` (gzipped Turtle and N-Triples) of the
+  store, in this process;
+- `newsgraph serve` (result cache off, 2 query workers) runs every example query of
+  :mod:`server.examples` but the federated one ``--repeat`` times, one client: p50 and p99
+  per query (with 10 repeats p99 is the slowest run);
+- server memory: the peak over those queries of the server's and its query workers'
+  unique set sizes (USS, so shared pages count once), summed.
+
+Baseline, in the same run: the smallest size's figures; every column is also given as a
+multiple of it, so the growth curve reads directly (linear growth = the size ratio).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import psutil
+import requests
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from corpus import write  # noqa: E402
+
+from server.examples import EXAMPLES  # noqa: E402
+from server.publish import write_dumps  # noqa: E402
+from server.store import Store  # noqa: E402
+
+NEWSGRAPH = str(Path(sys.executable).with_name("newsgraph"))
+MIX = [ex for ex in EXAMPLES if not ex.federated]
+ACCEPT = {"SELECT": "application/sparql-results+json", "CONSTRUCT": "text/turtle"}
+
+
+@dataclass
+class Size:
+    articles: int
+    triples: int = 0
+    ingest_s: float = 0.0
+    store_mb: float = 0.0
+    dump_s: float = 0.0
+    server_mb: float = 0.0
+    latency: dict[str, tuple[float, float]] = field(default_factory=dict)  # id: (p50, p99)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def folder_bytes(path: Path) -> int:
+    return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
+
+
+def tree_uss(process: psutil.Process) -> int:
+    total = 0
+    for p in [process, *process.children(recursive=True)]:
+        with contextlib.suppress(psutil.Error):  # a worker may be replaced meanwhile
+            total += p.memory_full_info().uss
+    return total
+
+
+class Serve:
+    """`newsgraph serve` on a free loopback port, result cache off, until closed."""
+
+    def __init__(self, data: Path, cache_bytes: int = 0, query_workers: int = 2):
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}/"
+        env = {**os.environ, "NEWSGRAPH_RESULT_CACHE_BYTES": str(cache_bytes),
+               "NEWSGRAPH_QUERY_TIMEOUT": "300", "NEWSGRAPH_QUEUE_WAIT": "600"}
+        self.process = subprocess.Popen(
+            [NEWSGRAPH, "--data", str(data), "serve", "--port", str(self.port),
+             "--query-workers", str(query_workers)],
+            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            try:
+                if requests.get(self.url + "health", timeout=5).ok:
+                    return
+            except requests.ConnectionError:
+                time.sleep(0.2)
+        self.close()
+        raise RuntimeError("newsgraph serve did not start")
+
+    def close(self) -> None:
+        self.process.terminate()
+        self.process.wait(timeout=30)
+
+
+def query_latencies(url: str, repeat: int, peak: list[int],
+                    server: psutil.Process) -> dict[str, tuple[float, float]]:
+    session = requests.Session()
+    out = {}
+    for ex in MIX:
+        samples = []
+        for _ in range(repeat):
+            start = time.perf_counter()
+            response = session.post(url + "sparql", data={"query": ex.query},
+                                    headers={"Accept": ACCEPT[ex.form]}, timeout=600)
+            samples.append(time.perf_counter() - start)
+            response.raise_for_status()
+            peak[0] = max(peak[0], tree_uss(server))
+        samples.sort()
+        out[ex.id] = (statistics.median(samples), samples[min(len(samples) - 1,
+                                                              int(0.99 * len(samples)))])
+    return out
+
+
+def measure(articles: int, work: Path, repeat: int) -> Size:
+    size = Size(articles)
+    corpus = work / f"corpus-{articles}"
+    if not corpus.exists():
+        write(corpus, articles, seed=1, fmt="jsonl")
+    data = work / f"data-{articles}"
+    shutil.rmtree(data, ignore_errors=True)
+    start = time.perf_counter()
+    subprocess.run([NEWSGRAPH, "--data", str(data), "ingest", str(corpus), "--workers", "2",
+                    "--no-progress"], check=True, capture_output=True)
+    size.ingest_s = time.perf_counter() - start
+    size.store_mb = folder_bytes(data / "store") / 2**20
+    store = Store.read_only(data / "snapshots" / (data / "snapshots" / "CURRENT")
+                            .read_text().strip())
+    size.triples = store.quad_count()
+    with tempfile.TemporaryDirectory() as tmp:
+        start = time.perf_counter()
+        write_dumps(store, Path(tmp))
+        size.dump_s = time.perf_counter() - start
+    del store
+    server = Serve(data)
+    try:
+        peak = [0]
+        sampling = threading.Event()
+
+        def sample() -> None:
+            while not sampling.wait(0.5):
+                peak[0] = max(peak[0], tree_uss(psutil.Process(server.process.pid)))
+
+        sampler = threading.Thread(target=sample, daemon=True)
+        sampler.start()
+        size.latency = query_latencies(server.url, repeat, peak,
+                                       psutil.Process(server.process.pid))
+        sampling.set()
+        sampler.join()
+        size.server_mb = peak[0] / 2**20
+    finally:
+        server.close()
+    return size
+
+
+def table(sizes: list[Size]) -> str:
+    """One row per measure, one column per size, and the growth from the first to the last
+    size (the p50 for queries); linear growth equals the articles' ratio."""
+    first, last = sizes[0], sizes[-1]
+    rows = [("triples", [f"{s.triples:,}" for s in sizes], last.triples / first.triples),
+            ("ingest s (`newsgraph ingest`, with dumps)", [f"{s.ingest_s:.0f}" for s in sizes],
+             last.ingest_s / first.ingest_s),
+            ("store on disk MB", [f"{s.store_mb:.0f}" for s in sizes],
+             last.store_mb / first.store_mb),
+            ("server memory MB (USS, server + workers)", [f"{s.server_mb:.0f}" for s in sizes],
+             last.server_mb / first.server_mb),
+            ("dump s (Turtle + N-Triples, gzipped)", [f"{s.dump_s:.1f}" for s in sizes],
+             last.dump_s / first.dump_s)]
+    for ex in MIX:
+        rows.append((f"{ex.id} p50/p99 ms",
+                     [f"{1000 * s.latency[ex.id][0]:.0f} / {1000 * s.latency[ex.id][1]:.0f}"
+                      for s in sizes],
+                     last.latency[ex.id][0] / first.latency[ex.id][0]))
+    growth = f"x from {first.articles:,} to {last.articles:,}"
+    lines = ["| measure | " + " | ".join(f"{s.articles:,} articles" for s in sizes)
+             + f" | {growth} |",
+             "| --- | " + " | ".join("---:" for _ in sizes) + " | ---: |"]
+    lines += [f"| {name} | " + " | ".join(cells) + f" | {ratio:.1f} |"
+              for name, cells, ratio in rows]
+    return "\n".join(lines)
+
+
+def plot(sizes: list[Size], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    n = [s.articles for s in sizes]
+    fig, axes = plt.subplots(1, 3, figsize=(15, 4.5))
+    ax = axes[0]
+    ax.plot(n, [s.ingest_s for s in sizes], "o-", label="ingest s")
+    ax.plot(n, [s.dump_s for s in sizes], "s-", label="dump s")
+    ax.set_title("time (s)")
+    ax = axes[1]
+    ax.plot(n, [s.store_mb for s in sizes], "o-", label="store on disk MB")
+    ax.plot(n, [s.server_mb for s in sizes], "s-", label="server memory MB (USS)")
+    ax.set_title("size (MB)")
+    ax = axes[2]
+    for ex in MIX:
+        ax.plot(n, [1000 * s.latency[ex.id][0] for s in sizes], "o-", label=ex.id)
+    ax.set_title("query p50 (ms), one client")
+    for ax in axes:
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.set_xlabel("articles")
+        ax.grid(True, which="both", alpha=0.3)
+        ax.legend(fontsize=7)
+    fig.suptitle("newsgraph growth (bench/growth.py; 2 cores, shared machine)")
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description="Cost growth with corpus size.")
+    parser.add_argument("--articles", type=int, nargs="+", default=[1000, 10000])
+    parser.add_argument("--work", type=Path, default=Path("/tmp/newsgraph-growth"))
+    parser.add_argument("--repeat", type=int, default=10)
+    parser.add_argument("--plot", type=Path, default=ROOT / "bench" / "growth.png")
+    args = parser.parse_args()
+    args.work.mkdir(parents=True, exist_ok=True)
+    sizes = []
+    for articles in sorted(args.articles):
+        sizes.append(measure(articles, args.work, args.repeat))
+        print(f"{articles} articles measured", file=sys.stderr, flush=True)
+    print(f"growth: {os.cpu_count()} cores; query latency over HTTP, one client, "
+          f"{args.repeat} runs per query, result cache off")
+    print(table(sizes))
+    plot(sizes, args.plot)
+    print(f"plot: {args.plot}")
+
+
+if __name__ == "__main__":
+    main()
