@@ -143,8 +143,9 @@ def _values(iris: Iterable[str]) -> str:
     return " ".join(f"<{i}>" for i in iris)
 
 
-def _sentence(body: str, start: int) -> str:
-    for sentence in split_sentences(body):
+def _sentence(sentences: Sequence, start: int) -> str:
+    """The text of the sentence (of ``split_sentences``) holding offset ``start``."""
+    for sentence in sentences:
         if sentence.start <= start < sentence.end:
             return sentence.text
     return ""
@@ -153,39 +154,44 @@ def _sentence(body: str, start: int) -> str:
 def article_documents(store: Readable, graphs: Sequence[str]) -> tuple[dict[str, list[Doc]],
                                                                      set[str]]:
     """The documents of each article graph (its article, events and the actors and places
-    described inside it), and the shared entities the graphs refer to."""
+    described inside it), and the shared entities the graphs refer to.
+
+    One query per graph with the graph's IRI written in it: pyoxigraph evaluates
+    ``VALUES ?g {…} GRAPH ?g {…}`` over every graph before the join (0.73 s against 0.017 s
+    for 50 graphs of a 1,000-article store), which made ingest slow down as the store grew."""
     docs: dict[str, list[Doc]] = {g: [] for g in graphs}
     shared: set[str] = set()
-    for i in range(0, len(graphs), _BATCH):
-        chunk = _values(graphs[i:i + _BATCH])
-        bodies: dict[str, str] = {}
-        for r in store.query(f"""SELECT ?g ?a ?headline ?body WHERE {{ VALUES ?g {{ {chunk} }}
-                GRAPH ?g {{ ?a a ng:Article OPTIONAL {{ ?a schema:headline ?headline }}
+    local: dict[str, str] = {}
+    for g in graphs:
+        body = ""
+        sentences = None
+        for r in store.query(f"""SELECT ?a ?headline ?body WHERE {{
+                GRAPH <{g}> {{ ?a a ng:Article OPTIONAL {{ ?a schema:headline ?headline }}
                 OPTIONAL {{ ?a ng:text ?t . ?t nif:isString ?body }} }} }}"""):
             body = r["body"].value if r["body"] else ""
-            bodies[r["g"].value] = body
-            docs[r["g"].value].append(Doc("article", r["a"].value, None, _clean(
+            docs[g].append(Doc("article", r["a"].value, None, _clean(
                 r["headline"].value if r["headline"] else ""), _clean(body)))
-        for r in store.query(f"""SELECT ?g ?e ?a ?label ?begin WHERE {{ VALUES ?g {{ {chunk} }}
-                GRAPH ?g {{ ?e a ng:Event OPTIONAL {{ ?e prov:wasDerivedFrom ?a }}
+        for r in store.query(f"""SELECT ?e ?a ?label ?begin WHERE {{
+                GRAPH <{g}> {{ ?e a ng:Event OPTIONAL {{ ?e prov:wasDerivedFrom ?a }}
                 OPTIONAL {{ ?e rdfs:label ?label }}
                 OPTIONAL {{ ?e ng:trigger ?t . ?t nif:beginIndex ?begin }} }} }}"""):
-            g = r["g"].value
-            sentence = _sentence(bodies.get(g, ""), int(r["begin"].value)) if r["begin"] else ""
+            if sentences is None:  # split once per article, not once per event
+                sentences = split_sentences(body)
+            sentence = _sentence(sentences, int(r["begin"].value)) if r["begin"] else ""
             docs[g].append(Doc("event", r["e"].value, r["a"].value if r["a"] else None,
                                _clean(r["label"].value if r["label"] else ""),
                                _clean(sentence)))
-        local: dict[str, str] = {}
-        for r in store.query(f"""SELECT DISTINCT ?g ?x ?inside WHERE {{ VALUES ?g {{ {chunk} }}
-                {{ GRAPH ?g {{ ?s ?p ?x FILTER isIRI(?x) }} }} UNION {{ GRAPH ?g {{ ?x a ?c }} }}
+        for r in store.query(f"""SELECT DISTINCT ?x ?inside WHERE {{
+                {{ GRAPH <{g}> {{ ?s ?p ?x FILTER isIRI(?x) }} }}
+                UNION {{ GRAPH <{g}> {{ ?x a ?c }} }}
                 VALUES ?type {{ ng:Actor ng:Place }} ?x a ?type .
-                BIND (EXISTS {{ GRAPH ?g {{ ?x a ?type }} }} AS ?inside) }}"""):
+                BIND (EXISTS {{ GRAPH <{g}> {{ ?x a ?type }} }} AS ?inside) }}"""):
             if r["inside"].value == "true":
-                local[r["x"].value] = r["g"].value
+                local[r["x"].value] = g
             else:
                 shared.add(r["x"].value)
-        for iri, doc in entity_documents(store, sorted(local)).items():
-            docs[local[iri]].extend(doc)
+    for iri, doc in entity_documents(store, sorted(local)).items():
+        docs[local[iri]].extend(doc)
     return docs, shared
 
 
