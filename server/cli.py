@@ -86,6 +86,12 @@ def _publish(store: Store, settings: Settings) -> list[Path]:
     return dumps
 
 
+PROGRESS_OPTION = click.option("--progress/--no-progress", default=None,
+                               help="Show a progress bar (default: only on a terminal).")
+WORKERS_OPTION = click.option(
+    "--workers", type=click.IntRange(1, 64), envvar="NEWSGRAPH_WORKERS",
+    default=lambda: os.cpu_count() or 1, show_default="the number of cores",
+    help="Processes that read, extract, map and validate [env NEWSGRAPH_WORKERS].")
 EXTRACTOR_OPTION = click.option(
     "--extractor", type=click.Choice(EXTRACTORS), envvar="NEWSGRAPH_EXTRACTOR",
     default="rules", show_default=True,
@@ -106,12 +112,9 @@ def _reader(extractor: str) -> Reader:
 
 @main.command()
 @click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
-@click.option("--progress/--no-progress", default=None,
-              help="Show a progress bar (default: only on a terminal).")
+@PROGRESS_OPTION
 @EXTRACTOR_OPTION
-@click.option("--workers", type=click.IntRange(1, 64), envvar="NEWSGRAPH_WORKERS",
-              default=lambda: os.cpu_count() or 1, show_default="the number of cores",
-              help="Processes that read, extract, map and validate [env NEWSGRAPH_WORKERS].")
+@WORKERS_OPTION
 @click.option("--batch-size", type=click.IntRange(1, 10_000), default=50, show_default=True,
               help="Articles written per store transaction.")
 @click.option("--force", is_flag=True,
@@ -152,12 +155,9 @@ def ingest(settings: Settings, paths: tuple[Path, ...], progress: bool | None,
 @click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("--out", required=True, type=click.Path(file_okay=False, path_type=Path),
               help="New or empty folder for the N-Quads shards.")
-@click.option("--progress/--no-progress", default=None,
-              help="Show a progress bar (default: only on a terminal).")
+@PROGRESS_OPTION
 @EXTRACTOR_OPTION
-@click.option("--workers", type=click.IntRange(1, 64), envvar="NEWSGRAPH_WORKERS",
-              default=lambda: os.cpu_count() or 1, show_default="the number of cores",
-              help="Processes that read, extract, map and validate [env NEWSGRAPH_WORKERS].")
+@WORKERS_OPTION
 @click.option("--batch-size", type=click.IntRange(1, 10_000), default=50, show_default=True,
               help="Articles whose entities are merged at once (as `ingest --batch-size`).")
 @click.option("--shard-size", type=click.IntRange(1, 1_000_000), default=500,

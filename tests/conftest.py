@@ -1,15 +1,20 @@
-"""Shared fixtures: the seed record, a seeded store on disk, and the real app served by
-waitress on a loopback port."""
+"""Shared fixtures and helpers: the seed record, a seeded store on disk, the real app served by
+waitress on a loopback port, generated corpora, a listener no request should reach."""
 
 from __future__ import annotations
 
 import json
+import socket
+import subprocess
+import sys
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import pyoxigraph as ox
 import pytest
+from rdflib import Graph
 from waitress.server import create_server
 
 from mapper.namespaces import Iris
@@ -91,3 +96,31 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     thread.start()
     yield LiveServer(f"http://127.0.0.1:{server.effective_port}/", settings, store)
     server.close()
+
+
+def generated_corpus(tmp_path: Path, articles: int, seed: int) -> Path:
+    """A corpus of bench/corpus.py (JSON Lines) in ``tmp_path/corpus``."""
+    out = tmp_path / "corpus"
+    subprocess.run([sys.executable, str(ROOT / "bench" / "corpus.py"), str(out),
+                    "--articles", str(articles), "--seed", str(seed)], check=True,
+                   capture_output=True, timeout=120)
+    return out
+
+
+def dataset_graph(store: Store) -> Graph:
+    """Every named graph of ``store`` in one rdflib graph (for isomorphism checks)."""
+    union = Graph()
+    for graph_iri in store.named_graphs():
+        data = ox.serialize(store.graph_triples(graph_iri), format=ox.RdfFormat.N_TRIPLES)
+        union.parse(data=data, format="nt")
+    return union
+
+
+@pytest.fixture
+def listener() -> Iterator[socket.socket]:
+    """A TCP listener on loopback that no request should reach."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        sock.listen()
+        sock.settimeout(0.5)
+        yield sock

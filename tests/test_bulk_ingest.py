@@ -4,12 +4,9 @@ as one article at a time, and bad lines are named by file and line."""
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
-import pyoxigraph as ox
-from rdflib import Graph
+from conftest import dataset_graph, generated_corpus
 from rdflib.compare import isomorphic
 
 from mapper.pipeline import Reader, ingest_paths
@@ -18,24 +15,8 @@ from server.store import Store
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def _corpus(tmp_path: Path, articles: int) -> Path:
-    out = tmp_path / "corpus"
-    subprocess.run([sys.executable, str(ROOT / "bench" / "corpus.py"), str(out),
-                    "--articles", str(articles), "--seed", "7"], check=True,
-                   capture_output=True, timeout=120)
-    return out
-
-
-def _dataset(store: Store) -> Graph:
-    union = Graph()
-    for graph_iri in store.named_graphs():
-        data = ox.serialize(store.graph_triples(graph_iri), format=ox.RdfFormat.N_TRIPLES)
-        union.parse(data=data, format="nt")
-    return union
-
-
 def test_workers_and_batches_write_what_one_by_one_writes(tmp_path, iris):
-    corpus = _corpus(tmp_path, 12)
+    corpus = generated_corpus(tmp_path, 12, 7)
     serial, parallel = Store(tmp_path / "serial"), Store(tmp_path / "parallel")
     one = ingest_paths([corpus], serial, iris, progress=False, workers=1, batch_size=1)
     many = ingest_paths([corpus], parallel, iris, progress=False, reader=Reader(),
@@ -43,11 +24,11 @@ def test_workers_and_batches_write_what_one_by_one_writes(tmp_path, iris):
     assert one.stored == many.stored == 12 and one.rejected == many.rejected == 0
     assert sorted(o.source for o in one.outcomes) == sorted(o.source for o in many.outcomes)
     assert serial.named_graphs() == parallel.named_graphs()
-    assert isomorphic(_dataset(serial), _dataset(parallel))
+    assert isomorphic(dataset_graph(serial), dataset_graph(parallel))
 
 
 def test_bad_lines_are_named_and_the_rest_is_stored(tmp_path, iris):
-    corpus = _corpus(tmp_path, 3)
+    corpus = generated_corpus(tmp_path, 3, 7)
     (shard,) = corpus.glob("*.jsonl")
     lines = shard.read_text(encoding="utf-8").splitlines()
     lines.insert(1, "{not json")

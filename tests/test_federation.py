@@ -252,15 +252,6 @@ def test_remote_answers_are_cached_for_the_ttl(live, remote, tmp_path):
 
 # --- the allowlist -----------------------------------------------------------------------------
 
-@pytest.fixture
-def listener() -> Iterator[socket.socket]:
-    """A TCP listener on loopback that no request should reach."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        sock.listen()
-        sock.settimeout(0.5)
-        yield sock
-
 
 def nobody_connected(sock: socket.socket) -> bool:
     try:

@@ -11,9 +11,8 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-import pyoxigraph as ox
 import pytest
-from rdflib import Graph
+from conftest import dataset_graph, generated_corpus
 from rdflib.compare import isomorphic
 
 from mapper import pipeline
@@ -23,22 +22,6 @@ from server.store import Store
 
 ROOT = Path(__file__).resolve().parent.parent
 NEWSGRAPH = str(Path(sys.executable).with_name("newsgraph"))
-
-
-def _corpus(tmp_path: Path, articles: int) -> Path:
-    out = tmp_path / "corpus"
-    subprocess.run([sys.executable, str(ROOT / "bench" / "corpus.py"), str(out),
-                    "--articles", str(articles), "--seed", "3"], check=True,
-                   capture_output=True, timeout=120)
-    return out
-
-
-def _dataset(store: Store) -> Graph:
-    union = Graph()
-    for graph_iri in store.named_graphs():
-        data = ox.serialize(store.graph_triples(graph_iri), format=ox.RdfFormat.N_TRIPLES)
-        union.parse(data=data, format="nt")
-    return union
 
 
 class Crash(Exception):
@@ -64,7 +47,7 @@ class CrashingStore:
 def test_rerun_after_a_crash_skips_stored_articles_and_ends_the_same(tmp_path, iris,
                                                                       monkeypatch):
     monkeypatch.setattr(pipeline, "JSONL_TASK_LINES", 3)  # a batch is written per task
-    corpus = _corpus(tmp_path, 8)
+    corpus = generated_corpus(tmp_path, 8, 3)
     whole = Store(tmp_path / "whole")
     assert ingest_paths([corpus], whole, iris, progress=False).stored == 8
     resumed = Store(tmp_path / "resumed")
@@ -77,11 +60,11 @@ def test_rerun_after_a_crash_skips_stored_articles_and_ends_the_same(tmp_path, i
     assert all(o.problems == ("already stored from the same input",)
                for o in report.outcomes if o.status == "unchanged")
     assert len(stored_digests(resumed)) == 8
-    assert isomorphic(_dataset(whole), _dataset(resumed))
+    assert isomorphic(dataset_graph(whole), dataset_graph(resumed))
 
 
 def test_a_changed_input_is_ingested_again_and_replaces_its_digest(tmp_path, iris):
-    corpus = _corpus(tmp_path, 3)
+    corpus = generated_corpus(tmp_path, 3, 3)
     store = Store(tmp_path / "store")
     ingest_paths([corpus], store, iris, progress=False)
     before = stored_digests(store)
@@ -101,7 +84,7 @@ def test_a_changed_input_is_ingested_again_and_replaces_its_digest(tmp_path, iri
 
 
 def test_no_skip_set_ingests_everything_again(tmp_path, iris):
-    corpus = _corpus(tmp_path, 2)
+    corpus = generated_corpus(tmp_path, 2, 3)
     store = Store(tmp_path / "store")
     ingest_paths([corpus], store, iris, progress=False)
     report = ingest_paths([corpus], store, iris, progress=False)
@@ -110,7 +93,7 @@ def test_no_skip_set_ingests_everything_again(tmp_path, iris):
 
 
 def test_killed_cli_ingest_resumes(tmp_path):
-    corpus = _corpus(tmp_path, 40)  # two tasks of 25 and 15 lines
+    corpus = generated_corpus(tmp_path, 40, 3)  # two tasks of 25 and 15 lines
     data = tmp_path / "data"
     args = [NEWSGRAPH, "--data", str(data), "ingest", str(corpus), "--workers", "1",
             "--batch-size", "2", "--no-progress"]

@@ -48,14 +48,6 @@ def server(tmp_path_factory) -> Iterator[Server]:
     served.close()
 
 
-@pytest.fixture(scope="module")
-def listener() -> Iterator[socket.socket]:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        sock.listen()
-        sock.settimeout(0.5)
-        yield sock
-
 
 def targets(listener: socket.socket) -> list[str]:
     return [f"http://127.0.0.1:{listener.getsockname()[1]}/x",
