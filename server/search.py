@@ -181,11 +181,14 @@ def article_documents(store: Readable, graphs: Sequence[str]) -> tuple[dict[str,
             docs[g].append(Doc("event", r["e"].value, r["a"].value if r["a"] else None,
                                _clean(r["label"].value if r["label"] else ""),
                                _clean(sentence)))
+        # EXISTS with ?x bound is a lookup; a join with `?x a ?type` read every actor and
+        # place of the store for each graph (50 ms a graph at 1,000 articles, growing).
         for r in store.query(f"""SELECT DISTINCT ?x ?inside WHERE {{
                 {{ GRAPH <{g}> {{ ?s ?p ?x FILTER isIRI(?x) }} }}
                 UNION {{ GRAPH <{g}> {{ ?x a ?c }} }}
-                VALUES ?type {{ ng:Actor ng:Place }} ?x a ?type .
-                BIND (EXISTS {{ GRAPH <{g}> {{ ?x a ?type }} }} AS ?inside) }}"""):
+                FILTER EXISTS {{ ?x a ?type FILTER (?type IN (ng:Actor, ng:Place)) }}
+                BIND (EXISTS {{ GRAPH <{g}> {{ ?x a ?t FILTER (?t IN (ng:Actor, ng:Place)) }} }}
+                      AS ?inside) }}"""):
             if r["inside"].value == "true":
                 local[r["x"].value] = g
             else:

@@ -7,7 +7,6 @@ import json
 import socket
 import subprocess
 import sys
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,7 +14,7 @@ from pathlib import Path
 import pyoxigraph as ox
 import pytest
 from rdflib import Graph
-from waitress.server import create_server
+from threaded_waitress import serve_in_thread, stop
 
 from mapper.namespaces import Iris
 from mapper.pipeline import ingest_paths
@@ -71,15 +70,14 @@ class Server:
         self.app = create_app(settings, store)
         self.settings = settings
         self.store = store
-        self._server = create_server(self.app, host="127.0.0.1", port=0, threads=4)
-        threading.Thread(target=self._server.run, daemon=True).start()
+        self._server = serve_in_thread(self.app)
         self.url = f"http://127.0.0.1:{self._server.effective_port}/"
 
     def endpoint(self) -> str:
         return self.url + "sparql"
 
     def close(self) -> None:
-        self._server.close()
+        stop(self._server)
 
 
 @pytest.fixture(scope="session")
@@ -91,11 +89,9 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     report = ingest_paths([SEEDS], store, settings.iris, progress=False)
     assert report.rejected == 0, [o.summary() for o in report.outcomes]
     publish(store, settings)
-    server = create_server(create_app(settings, store), host="127.0.0.1", port=0, threads=4)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
+    server = serve_in_thread(create_app(settings, store))
     yield LiveServer(f"http://127.0.0.1:{server.effective_port}/", settings, store)
-    server.close()
+    stop(server)
 
 
 def generated_corpus(tmp_path: Path, articles: int, seed: int) -> Path:

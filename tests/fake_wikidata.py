@@ -45,7 +45,7 @@ from dataclasses import dataclass, field
 from urllib.parse import parse_qs
 
 import pyoxigraph as ox
-from waitress.server import create_server
+from threaded_waitress import serve_in_thread, stop
 from werkzeug.wrappers import Request, Response
 
 FACTS = """
@@ -416,12 +416,10 @@ def _json(data: dict) -> Response:
 def serve(fake: FakeWikidata | None = None) -> Iterator[FakeWikidata]:
     """Serve the fake on 127.0.0.1 (a free port) for the duration of the block."""
     fake = fake or FakeWikidata()
-    server = create_server(fake, host="127.0.0.1", port=0, threads=8)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
+    server = serve_in_thread(fake, threads=8)
     fake.url = f"http://127.0.0.1:{server.effective_port}/"
     try:
         yield fake
     finally:
         fake.release.set()  # let a hanging answer finish
-        server.close()
+        stop(server)

@@ -13,6 +13,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from threaded_waitress import stop
 from waitress.server import create_server
 
 from mapper.pipeline import ingest_paths
@@ -64,4 +65,4 @@ def ld_server(data: Path, sources: list[Path] | None = None, **overrides) -> Ite
     try:
         yield LdServer(url, settings, store)
     finally:
-        server.close()
+        stop(server)

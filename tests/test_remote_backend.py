@@ -9,7 +9,6 @@ import gzip
 import json
 import re
 import subprocess
-import threading
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
@@ -20,8 +19,8 @@ import pytest
 import requests
 from conftest import SEEDS, LiveServer
 from live_serve import NEWSGRAPH, Served, free_port, newsgraph
+from threaded_waitress import serve_in_thread, stop
 from virtuoso import ISQL, Virtuoso, virtuoso  # noqa: F401 - the fixture
-from waitress.server import create_server
 
 from mapper.pipeline import ingest_paths
 from server.app import create_app
@@ -87,11 +86,9 @@ def remote(virtuoso: Virtuoso, tmp_path_factory) -> Iterator[Remote]:  # noqa: F
     report = ingest_paths([SEEDS], store, settings.iris, progress=False)
     assert report.rejected == 0, [o.summary() for o in report.outcomes]
     publish(store, settings)
-    server = create_server(create_app(settings, store, writer=Writer(settings, store)),
-                           host="127.0.0.1", port=0, threads=4)
-    threading.Thread(target=server.run, daemon=True).start()
+    server = serve_in_thread(create_app(settings, store, writer=Writer(settings, store)))
     yield Remote(store, settings, f"http://127.0.0.1:{server.effective_port}/")
-    server.close()
+    stop(server)
 
 
 # --- the engine, as the tests start it ---------------------------------------------------------
