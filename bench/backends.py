@@ -28,7 +28,15 @@ import requests
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "bench"), str(ROOT / "tests")]
 
-from endpoint import ACCEPT, MIX, build_corpus, http_caller, load, per_query_one  # noqa: E402
+from endpoint import (  # noqa: E402
+    ACCEPT,
+    MIX,
+    build_corpus,
+    http_caller,
+    load,
+    per_query_one,
+    print_mix_comparison,
+)
 from live_serve import Served  # noqa: E402
 from virtuoso import Virtuoso  # noqa: E402
 
@@ -97,22 +105,7 @@ def main() -> None:
                                                       f"/{counts['virtuoso'][ex.id]}!")
         print(f"{ex.id:32} {rows_text:>7} {a:9.1f} {b:9.1f} {b / a:6.2f}")
     print(f"\nmix of {len(MIX)} queries, {args.duration:g} s per run")
-    print(f"{'clients':>7} {'backend':9} {'req/s':>7} {'p50 ms':>8} {'p99 ms':>8} "
-          f"{'errors':>6}   virtuoso / embedded: {'req/s':>6} {'p50':>5} {'p99':>5}")
-    for n in CLIENTS:
-        base, other = mixes["embedded"][n], mixes["virtuoso"][n]
-        for name, run in (("embedded", base), ("virtuoso", other)):
-            line = (f"{n:7} {name:9} {run.throughput:7.2f} {run.percentile(50) * 1000:8.1f} "
-                    f"{run.percentile(99) * 1000:8.1f} {run.errors:6}")
-            if name == "virtuoso":
-                line += (f"   {'':19} {other.throughput / base.throughput:6.2f} "
-                         f"{other.percentile(50) / base.percentile(50):5.2f} "
-                         f"{other.percentile(99) / base.percentile(99):5.2f}")
-            print(line)
-            if run.reasons:
-                print(f"{'':18} errors: " + ", ".join(f"{reason} x{k}" for reason, k
-                                                     in run.reasons.most_common()))
-
+    print_mix_comparison({"embedded": mixes["embedded"], "virtuoso": mixes["virtuoso"]})
 
 if __name__ == "__main__":
     main()

@@ -271,20 +271,27 @@ def bench_corpus(name: str, target: int, duration: float, repeat: int) -> None:
         a, b = local_query[ex.id], remote_query[ex.id]
         print(f"{ex.id:32} {a:10.2f} {b:8.2f} {b / a:6.1f}")
     print(f"\nmix of {len(MIX)} queries, {duration:g} s per run")
+    print_mix_comparison({"in-process": baseline, "HTTP": over_http})
+
+
+def print_mix_comparison(modes: dict[str, dict[int, Run]]) -> None:
+    """The mix at each client count, for a baseline and one other mode (the dict's order),
+    with the other's ratios to the baseline: requests/s, p50 and p99."""
+    (base_name, baseline), (name, other) = modes.items()
     print(f"{'clients':>7} {'mode':10} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'errors':>6}"
-          f"   HTTP / in-process: {'req/s':>6} {'p50':>6} {'p99':>6}")
-    for n in CLIENTS:
-        base, http = baseline[n], over_http[n]
-        for mode, run in (("in-process", base), ("HTTP", http)):
-            line = (f"{n:7} {mode:10} {run.throughput:8.1f} {run.percentile(50) * 1000:8.2f} "
+          f"   {name} / {base_name}: {'req/s':>6} {'p50':>6} {'p99':>6}")
+    for n in sorted(baseline):
+        base, run_b = baseline[n], other[n]
+        for mode, run in ((base_name, base), (name, run_b)):
+            line = (f"{n:7} {mode:10} {run.throughput:8.2f} {run.percentile(50) * 1000:8.2f} "
                     f"{run.percentile(99) * 1000:8.2f} {run.errors:6}")
-            if mode == "HTTP":
-                line += (f"   {'':18} {http.throughput / base.throughput:6.2f} "
-                         f"{http.percentile(50) / base.percentile(50):6.1f} "
-                         f"{http.percentile(99) / base.percentile(99):6.1f}")
+            if run is run_b:
+                line += (f"   {'':18} {run_b.throughput / base.throughput:6.2f} "
+                         f"{run_b.percentile(50) / base.percentile(50):6.2f} "
+                         f"{run_b.percentile(99) / base.percentile(99):6.2f}")
             print(line)
             if run.reasons:
-                print(f"{'':18} errors: " + ", ".join(f"{reason} x{n}" for reason, n
+                print(f"{'':18} errors: " + ", ".join(f"{reason} x{k}" for reason, k
                                                      in run.reasons.most_common()))
 
 
