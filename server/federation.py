@@ -172,9 +172,10 @@ def resolve_services(query: str, run_local: RunLocal, config: FederationConfig,
     """``query`` with every SERVICE clause replaced by a VALUES block of its solutions (the
     query unchanged if it has none). Raises 400/502/504 HTTP exceptions."""
     local_services = local_services or {}
-    if not service_clauses(unescape(query)):
+    text = unescape(query)
+    if "SERVICE" not in mask(text).upper():
         return query
-    query = unescape(query)
+    query = text
     while clauses := service_clauses(query):
         clause = clauses[0]
         replacement = _evaluate(query, clause, run_local, config, local_services)
