@@ -3,14 +3,20 @@
 Writes go through :meth:`Store.replace_article`, which drops the article's graph, inserts
 the new one and merges the entity descriptions in a single SPARQL Update, so a reader sees
 the old article or the new one, never a mix, and a failed write leaves the store unchanged.
+A bulk ingest (:meth:`Store.replace_articles`) bulk-loads the graphs of new articles, all of
+a batch or, once recovered, none (see there).
 Queries see the union of all graphs as their default graph; the mapper guarantees no triple
 is stored in two graphs, so that union is a set.
 """
 
 from __future__ import annotations
 
+import contextlib
+import json
+import os
 import re
-from collections.abc import Iterable, Iterator, Sequence
+from collections import Counter
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
 
@@ -69,6 +75,7 @@ class Store:
         # The full-text index follows every write of this, its one writer (server.search).
         self.search = (SearchIndex.open(path, self, StoreError) if path is not None
                        else None)
+        self._drop_unfinished_bulk_load()
 
     @classmethod
     def read_only(cls, path: Path) -> Store:
@@ -97,13 +104,88 @@ class Store:
         self.replace_articles([mapped.serialized()])
 
     def replace_articles(self, articles: Sequence[ArticleTriples]) -> None:
-        """Replace several articles in one transaction (bulk ingest): all of them or none."""
-        if articles:
-            with self.indexed([a.graph_iri for a in articles]):
-                self._update(_replace_articles_update(articles))
-            self._unflushed += sum(len(a.graph_nt) + len(a.entities_nt) for a in articles)
-            if self._unflushed >= self.FLUSH_BYTES:
-                self.flush()
+        """Replace several articles (bulk ingest): all of them or, after a failure or a
+        crash, none of the new ones.
+
+        The graphs of articles the store does not hold yet are written with pyoxigraph's
+        ``bulk_load`` (RocksDB table files ingested at once: a third of the CPU of a
+        transaction, bench/RESULTS.md), after one SPARQL Update that merges the batch's
+        entity descriptions and replaces the graphs the store already holds. A bulk load is
+        not a transaction, so its graphs are listed in a pending file first and dropped if
+        the load fails, or by the next writer to open the store if this one died
+        (:meth:`_drop_unfinished_bulk_load`). The entity descriptions merged for a batch
+        that is then dropped stay; merging them again when the batch is re-ingested gives
+        the same result.
+        """
+        if not articles:
+            return
+        fresh = self._bulk_loadable(articles)
+        with self.indexed([a.graph_iri for a in articles]):
+            self._update(_replace_articles_update(articles, bulk_loaded=fresh))
+            if fresh:
+                self._bulk_load([a for a in articles if a.graph_iri in fresh])
+        self._unflushed += sum(len(a.graph_nt) + len(a.entities_nt) for a in articles)
+        if self._unflushed >= self.FLUSH_BYTES:
+            self.flush()
+
+    def _bulk_loadable(self, articles: Sequence[ArticleTriples]) -> frozenset[str]:
+        """The graphs of the batch that can be bulk-loaded: new to the store, once in the
+        batch, and without blank nodes (their labels would be shared across the batch's
+        document)."""
+        if self.path is None:
+            return frozenset()
+        once = Counter(a.graph_iri for a in articles)
+        return frozenset(
+            a.graph_iri for a in articles
+            if once[a.graph_iri] == 1 and b"_:" not in a.graph_nt
+            and not self._store.contains_named_graph(ox.NamedNode(a.graph_iri)))
+
+    @property
+    def _pending_path(self) -> Path:
+        assert self.path is not None
+        return self.path.with_name(f"{self.path.name}.bulk-pending.json")
+
+    def _bulk_load(self, articles: Sequence[ArticleTriples]) -> None:
+        """Load new article graphs (N-Triples inside TriG graph blocks, so no line is
+        rewritten); on failure the graphs are dropped again and the error is a StoreError."""
+        graphs = [a.graph_iri for a in articles]
+        pending = self._pending_path
+        temporary = pending.with_name(pending.name + ".tmp")
+        try:
+            with temporary.open("w", encoding="utf-8") as f:
+                json.dump(graphs, f)
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(temporary, pending)
+            self._store.bulk_load(
+                b"".join(b"<%s> {\n%s}\n" % (a.graph_iri.encode(), a.graph_nt)
+                         for a in articles), format=ox.RdfFormat.TRIG)
+        except (OSError, SyntaxError) as exc:
+            self.writes += 1
+            with contextlib.suppress(StoreError):  # still pending: the next open drops them
+                self._drop_unfinished_bulk_load()
+            raise StoreError(f"the store rejected the write of {len(graphs)} new articles; "
+                             f"none of them was stored: {exc}") from exc
+        self.writes += 1
+        pending.unlink()
+
+    def _drop_unfinished_bulk_load(self) -> None:
+        """Drop the graphs of a bulk load that did not finish (see
+        :meth:`replace_articles`); a no-op when none is pending."""
+        if self.path is None:
+            return
+        try:
+            graphs = json.loads(self._pending_path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            return
+        except (OSError, ValueError) as exc:
+            raise StoreError(f"cannot read {self._pending_path}, the list of a bulk load "
+                             f"that did not finish: {exc}; if the store's last ingest was "
+                             f"interrupted, re-run it with --force") from exc
+        if graphs:  # the batch's entity descriptions stay: its documents are re-read too
+            with self.indexed([*graphs, ALL_ENTITIES]):
+                self._update(" ;\n".join(f"DROP SILENT GRAPH <{g}>" for g in graphs))
+        self._pending_path.unlink()
 
     def replace_graph(self, graph_iri: URIRef, graph: Graph) -> None:
         """Atomically replace one named graph with the given triples."""
@@ -198,8 +280,10 @@ def _values(rows: list[ox.Triple]) -> str:
     return " ".join(f"({t.subject} {t.object})" for t in rows)
 
 
-def _replace_articles_update(articles: Sequence[ArticleTriples]) -> str:
-    """One SPARQL Update: replace each article's graph, merge the entity descriptions.
+def _replace_articles_update(articles: Sequence[ArticleTriples],
+                             bulk_loaded: Collection[str] = ()) -> str:
+    """One SPARQL Update: replace each article's graph (but those in ``bulk_loaded``,
+    written otherwise), merge the entity descriptions.
 
     Entities are shared by articles, so their descriptions are merged, never replaced: the
     first label stays the label and later different names become skos:altLabel, the link
@@ -215,8 +299,9 @@ def _replace_articles_update(articles: Sequence[ArticleTriples]) -> str:
     unlinked: dict[str, ox.Triple] = {}
     others: dict[str, ox.Triple] = {}
     for article in articles:
-        parts.append(f"DROP SILENT GRAPH <{article.graph_iri}>")
-        parts.append(_insert_data(article.graph_iri, _parse_nt(article.graph_nt)))
+        if article.graph_iri not in bulk_loaded:
+            parts.append(f"DROP SILENT GRAPH <{article.graph_iri}>")
+            parts.append(_insert_data(article.graph_iri, _parse_nt(article.graph_nt)))
         for t in _parse_nt(article.entities_nt):
             subject, predicate = str(t.subject), t.predicate.value
             if predicate == LINK_STATUS and t.object.value == UNLINKED:

@@ -3,10 +3,13 @@ merging across articles; and a lossless round trip through the dumps."""
 
 from __future__ import annotations
 
+import dataclasses
+import gc
 import gzip
 import json
 
 import pyoxigraph as ox
+import pytest
 from rdflib import Graph, Literal
 from rdflib.compare import isomorphic
 from rdflib.namespace import RDFS, SKOS
@@ -17,7 +20,7 @@ from mapper.pipeline import ingest_record
 from mapper.records import parse_record
 from server.publish import publish, write_dumps
 from server.settings import Settings
-from server.store import Store
+from server.store import Store, StoreError
 
 DISTINCT = "SELECT (COUNT(*) AS ?n) { SELECT DISTINCT ?s ?p ?o { ?s ?p ?o } }"
 
@@ -135,3 +138,74 @@ def test_a_batch_writes_what_one_by_one_writes(seed_json, iris, tmp_path):
     labels = _graph(batched, iris.entities_graph)
     assert set(labels.objects(turkey, SKOS.altLabel)) == {Literal("Republic of Turkey"),
                                                           Literal("Türkiye")}
+
+
+def _copies(seed_json: dict, iris, count: int) -> list:
+    """``count`` copies of the seed article under ids copy-0, copy-1, … (as ArticleTriples)."""
+    copies = []
+    for i in range(count):
+        copy = json.loads(json.dumps(seed_json))
+        copy["article"]["id"] = f"copy-{i}"
+        copies.append(map_record(parse_record(copy), iris).serialized())
+    return copies
+
+
+def _all_graphs(store: Store) -> dict[str, frozenset[str]]:
+    return {g: frozenset(map(str, store.graph_triples(g))) for g in store.named_graphs()}
+
+
+def test_a_batch_of_stored_and_new_articles_writes_what_one_by_one_writes(seed_json, iris,
+                                                                          tmp_path):
+    """New graphs are bulk-loaded, stored ones replaced in the transaction: same result."""
+    first, changed, new = _copies(seed_json, iris, 3)
+    changed_json = json.loads(json.dumps(seed_json))
+    changed_json["article"]["id"] = "copy-1"
+    changed_json["events"] = changed_json["events"][:3]
+    changed = map_record(parse_record(changed_json), iris).serialized()
+    one_by_one, batched = Store(tmp_path / "a"), Store(tmp_path / "b")
+    for store in (one_by_one, batched):
+        store.replace_articles(_copies(seed_json, iris, 2))  # copy-0 and copy-1 stored
+    for article in (first, changed, new):
+        one_by_one.replace_articles([article])
+    batched.replace_articles([first, changed, new])
+    assert _all_graphs(batched) == _all_graphs(one_by_one)
+    assert batched.count(f"GRAPH <{changed.graph_iri}> {{ ?e a ng:Event }}") == 3
+
+
+def test_a_failed_bulk_load_stores_none_of_the_new_articles(seed_json, iris, tmp_path):
+    store = Store(tmp_path / "store")
+    stored, new, broken = _copies(seed_json, iris, 3)
+    store.replace_articles([stored])
+    before = _all_graphs(store)
+    broken = dataclasses.replace(broken, graph_nt=broken.graph_nt + b"<not N-Triples\n")
+    with pytest.raises(StoreError, match="none of them was stored"):
+        store.replace_articles([new, broken])
+    after = _all_graphs(store)
+    assert {g: t for g, t in after.items() if g != str(iris.entities_graph)} == {
+        g: t for g, t in before.items() if g != str(iris.entities_graph)}
+    assert after[str(iris.entities_graph)] >= before[str(iris.entities_graph)]
+    assert not list(tmp_path.glob("*pending*"))
+    store.replace_articles([new])  # and the store takes the next batch
+    assert new.graph_iri in store.named_graphs()
+
+
+def test_a_bulk_load_the_writer_did_not_finish_is_dropped_by_the_next_writer(seed_json, iris,
+                                                                             tmp_path):
+    """The state a writer killed between its bulk load and the end of the batch leaves (the
+    pending list still there): the next open drops the batch's graphs, index included."""
+    store = Store(tmp_path / "store")
+    kept, *batch = _copies(seed_json, iris, 3)
+    store.replace_articles([kept])
+    store.replace_articles(batch)
+    assert {a.graph_iri for a in batch} <= set(store.named_graphs())
+    store.search.close()
+    del store
+    gc.collect()
+    (tmp_path / "store.bulk-pending.json").write_text(json.dumps([a.graph_iri for a in batch]))
+    store = Store(tmp_path / "store")
+    assert not set(store.named_graphs()) & {a.graph_iri for a in batch}
+    assert kept.graph_iri in store.named_graphs()
+    assert not (tmp_path / "store.bulk-pending.json").exists()
+    assert not store.search.pending()
+    indexed = set(store.search.live_documents())
+    assert kept.graph_iri in indexed and not indexed & {a.graph_iri for a in batch}
