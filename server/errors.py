@@ -74,7 +74,7 @@ def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(Exception)
     def unexpected_error(exc: Exception) -> Response:
         log.exception("unexpected error while serving a request")
-        return error_response(500, InternalServerError.name,
+        return error_response(500, InternalServerError().name,
                               "The server failed while answering this request; the error "
                               "was logged. Please report it with the request you sent.")
 

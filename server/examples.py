@@ -96,8 +96,8 @@ SELECT ?place ?item (COUNT(DISTINCT ?event) AS ?events) (SAMPLE(?latitude) AS ?l
   OPTIONAL {
     ?p owl:sameAs ?item .
     OPTIONAL {
-      ?item wdt:P625 ?point .  # "Point(longitude latitude)"
-      BIND (xsd:decimal(STRBEFORE(STRAFTER(STR(?point), "Point("), " ")) AS ?longitude)
+      ?item wdt:P625 ?point .  # "Point(longitude latitude)"; some stores write POINT
+      BIND (xsd:decimal(STRBEFORE(STRAFTER(UCASE(STR(?point)), "POINT("), " ")) AS ?longitude)
       BIND (xsd:decimal(STRBEFORE(STRAFTER(STR(?point), " "), ")")) AS ?latitude)
     }
   }

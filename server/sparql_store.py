@@ -8,7 +8,8 @@ Digest) the engine asks for. Results come back as the pyoxigraph objects the res
 handles: SELECT and ASK parsed from SPARQL JSON results, CONSTRUCT and DESCRIBE received as
 N-Triples and handed out as the ``QueryTriples`` of an in-memory pyoxigraph store. An answer
 is read whole before it is parsed (its size is bounded by the engine's row cap; the dumps
-read page by page), so booleans can be put back in canonical form (Virtuoso's ``"1"``).
+read page by page), so terms the engine changed can be put back: booleans in canonical form
+(Virtuoso's ``"1"``), WKT literals in their datatype (Virtuoso's ``virtrdf:Geometry``).
 
 What the engine must give, and what is done where engines differ (README, "Running on an
 existing SPARQL store"):
@@ -23,20 +24,32 @@ existing SPARQL store"):
   clauses as the protocol says: Virtuoso would merge them, so the clauses are cut out here.
 - Timeouts: every request is bounded by the HTTP read timeout; Virtuoso also receives the
   query timeout (``timeout``, ms) and answers ``X-SQL-State: S1TAT`` with partial results
-  when it stops, which is turned into a timeout, never into an answer. A result the engine
-  cut at its row cap (Virtuoso's ``X-SPARQL-MaxRows``) is an error naming the setting.
+  when it stops (or, when it stops while sending them, a 500 whose partial result ends in
+  its S1TAT error), which is turned into a timeout, never into an answer. A result the
+  engine cut at its row cap (Virtuoso's ``X-SPARQL-MaxRows``) is an error naming the
+  setting.
+- Errors: Virtuoso answers 500 for queries it cannot compile (``LIMIT -1``) and for an
+  expression that fails (``1/0``: the whole query stops, where SPARQL leaves the value
+  unbound); both are the query's, so they are 400s with its message, not 502s.
+- DESCRIBE answers with the concise bounded description on both (Virtuoso's default
+  describes an entity by the triples pointing at it: ``sql:describe-mode "CBD"`` is sent).
 - Dumps and graphs are read page by page (ORDER BY + LIMIT/OFFSET within one graph), so no
   request exceeds the engine's row cap.
 - A batch of articles is one update request (Virtuoso: several, see :func:`split_update`).
   Virtuoso 7.2 applies the operations of one request in order and keeps those done before
   an operation that fails (not atomic on error; tests/test_remote_backend.py shows it);
   re-running the ingest, which is idempotent, repairs such a batch.
+- Virtuoso reads ``"1"^^xsd:decimal`` (no point) as the integer 1 and stores an
+  xsd:integer: such literals are sent as ``"1.0"`` (:func:`with_decimal_points`). Its
+  ``DROP GRAPH`` fails for a graph filled by INSERT: a curator's is sent SILENT when the
+  graph holds triples (:meth:`SparqlStore.update`).
 """
 
 from __future__ import annotations
 
 import re
 import threading
+import time
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
@@ -86,6 +99,8 @@ def virtuoso_setup(user: str, service_graph: str) -> str:
 #: Triples (lines) per update request to Virtuoso, whose SPARQL compiler refuses a request
 #: that becomes more than 10000 lines of SQL ("SP031").
 VIRTUOSO_LINES = 400
+#: Virtuoso's DESCRIBE as the concise bounded description, as pyoxigraph describes.
+VIRTUOSO_DESCRIBE = 'DEFINE sql:describe-mode "CBD" '
 #: A graph no one writes: the empty default graph or named-graph set the protocol asks for.
 NO_GRAPH = "urn:newsgraph:no-graph"
 
@@ -147,6 +162,29 @@ def without_from(sparql: str) -> str:
     for start, end in reversed(spans):
         sparql = sparql[:start] + " " * (end - start) + sparql[end:]
     return sparql
+
+
+_DROP_GRAPH = re.compile(r"(?<![\w:?$])DROP\s+GRAPH\s+(<x*>)", re.IGNORECASE)
+_INTEGER_TEXT = re.compile(r"[+-]?\d+")
+_DECIMAL_TYPE = re.compile(r"\^\^(?:<http://www\.w3\.org/2001/XMLSchema#decimal>|xsd:decimal"
+                           r"(?![\w.-]))")
+
+
+def with_decimal_points(sparql: str) -> str:
+    """The query or update with each xsd:decimal literal written without a point
+    (``"1"^^xsd:decimal``) given one (``"1.0"``): Virtuoso reads the first as the integer 1,
+    and stores it as an xsd:integer; with the point it keeps the decimal (and gives it back
+    as ``"1"^^xsd:decimal``, as pyoxigraph does). Only literal tokens are changed, never
+    text inside another string or a comment."""
+    parts, last = [], 0
+    for token in _MASKED.finditer(sparql):
+        text = token.group()
+        if (text[0] in "\"'" and not text.startswith(('"""', "'''"))
+                and _INTEGER_TEXT.fullmatch(text[1:-1])
+                and _DECIMAL_TYPE.match(sparql, token.end())):
+            parts += [sparql[last:token.end() - 1], ".0"]
+            last = token.end() - 1
+    return "".join([*parts, sparql[last:]]) if parts else sparql
 
 
 def with_prefixes(sparql: str) -> str:
@@ -259,26 +297,46 @@ class SparqlStore:
     def replace_articles(self, articles: Sequence[ArticleTriples]) -> None:
         """Replace several articles and merge their entities in one update request."""
         if articles:
-            update = _replace_articles_update(articles)
-            for part in split_update(update, VIRTUOSO_LINES) if self.virtuoso else [update]:
-                self._update(part)
+            self.write(_replace_articles_update(articles))
 
     def replace_graph(self, graph_iri: URIRef, graph: Graph) -> None:
-        self._update(f"DROP SILENT GRAPH <{graph_iri}> ;\n"
-                     f"{_insert_data(str(graph_iri), _triples(graph))}")
+        self.write(f"DROP SILENT GRAPH <{graph_iri}> ;\n"
+                   f"{_insert_data(str(graph_iri), _triples(graph))}")
 
     def update(self, sparql_update: str) -> None:
-        self._update(sparql_update)
+        """Apply an update as written (a curator's, through the server)."""
+        self._update(self._droppable(sparql_update) if self.virtuoso else sparql_update)
+
+    def write(self, update: str) -> None:
+        """One of newsgraph's own updates (operations separated by `` ;\\n``, one triple a
+        line in INSERT DATA): in several requests on Virtuoso (:func:`split_update`)."""
+        for part in split_update(update, VIRTUOSO_LINES) if self.virtuoso else [update]:
+            self._update(part)
+
+    def _droppable(self, update: str) -> str:
+        """``DROP GRAPH <g>`` made SILENT when ``g`` holds triples: Virtuoso refuses to drop a
+        graph that was filled by INSERT rather than made by CREATE ("has not been explicitly
+        created"), where SPARQL drops it. A graph that does not exist is left to fail."""
+        masked = _mask(update)
+        for match in reversed(list(_DROP_GRAPH.finditer(masked))):
+            graph = update[match.start(1) + 1:match.end(1) - 1]
+            if bool(self._select(f"ASK {{ GRAPH <{graph}> {{ ?s ?p ?o }} }}", None, None)):
+                at = match.start() + len("DROP")
+                update = update[:at] + " SILENT" + update[at:]
+        return update
 
     def indexed(self, graphs: Sequence[str]) -> AbstractContextManager[None]:
         return nullcontext()
 
     def _update(self, update: str) -> None:
+        if self.virtuoso:
+            update = with_decimal_points(update)
         response = self._post(self.update_url, [("update", update)],
                               "text/plain, */*;q=0.5")
         if response.status_code >= 300:
-            raise StoreError(f"the SPARQL store at {self.update_url} rejected the write "
-                             f"({response.status_code}): {_message(response)}")
+            # a StoreError (a user's update: 400) that answers 502 wherever else it occurs
+            raise RemoteStoreError(f"the SPARQL store at {self.update_url} rejected the write "
+                                   f"({response.status_code}): {_message(response)}", 502)
 
     def flush(self) -> None:
         """Nothing to do: the engine commits each request."""
@@ -297,10 +355,14 @@ class SparqlStore:
         Raises SyntaxError for a query the engine cannot parse (its message)."""
         form = query_form(sparql)
         if form in ("CONSTRUCT", "DESCRIBE"):
-            response = self._request(sparql, default_graphs, named_graphs, TRIPLES_TYPE)
+            # Virtuoso's own DESCRIBE gives other triples (for an entity: the ones pointing
+            # at it, not its own); its CBD mode gives what pyoxigraph gives.
+            define = VIRTUOSO_DESCRIBE if self.virtuoso and form == "DESCRIBE" else ""
+            response = self._request(sparql, default_graphs, named_graphs, TRIPLES_TYPE,
+                                     define)
             graph = ox.Store()
             try:
-                graph.bulk_load(canonical_booleans(response.content), ox.RdfFormat.N_TRIPLES)
+                graph.bulk_load(canonical_terms(response.content), ox.RdfFormat.N_TRIPLES)
             except SyntaxError as exc:
                 raise RemoteStoreError(f"the SPARQL store sent triples newsgraph cannot read: "
                                        f"{exc}", 502) from exc
@@ -310,11 +372,12 @@ class SparqlStore:
     def _select(self, sparql: str, default_graphs: list[str] | None,
                 named_graphs: list[str] | None) -> ox.QuerySolutions | ox.QueryBoolean:
         response = self._request(sparql, default_graphs, named_graphs, SOLUTIONS_TYPE)
-        return ox.parse_query_results(canonical_booleans(response.content),
+        return ox.parse_query_results(canonical_terms(response.content),
                                       ox.QueryResultsFormat.JSON)
 
     def _request(self, sparql: str, default_graphs: list[str] | None,
-                 named_graphs: list[str] | None, accept: str) -> requests.Response:
+                 named_graphs: list[str] | None, accept: str,
+                 define: str = "") -> requests.Response:
         params: list[tuple[str, str]] = []
         if default_graphs is not None or named_graphs is not None:
             sparql = without_from(sparql)
@@ -322,26 +385,52 @@ class SparqlStore:
                        (default_graphs if default_graphs else [NO_GRAPH])]
             if named_graphs is not None:
                 params += [("named-graph-uri", g) for g in named_graphs or [NO_GRAPH]]
-        text = with_prefixes(sparql)
+        text = define + with_prefixes(sparql)  # a DEFINE comes before the prologue
         if self.virtuoso:
+            text = with_decimal_points(text)
             params.append(("timeout", str(int(self.timeout * 1000))))
+        started = time.monotonic()
         response = self._post(self.query_url, [("query", text), *params], accept)
         if response.status_code == 400:
             raise SyntaxError(_message(response))
         if response.status_code != 200:
-            raise RemoteStoreError(f"the SPARQL store at {self.query_url} failed on the query "
-                                   f"({response.status_code}): {_message(response)}", 502)
+            self._refuse(response)
         if response.headers.get("X-SQL-State") == "S1TAT":
             response.close()
             raise RemoteTimeout(self.timeout)
         if "X-SPARQL-MaxRows" in response.headers:
             response.close()
+            if time.monotonic() - started > self.timeout:
+                # Past the time limit as well (Virtuoso checks its timeout about once a
+                # second): a timeout, as the server gives for a whole answer that came late.
+                raise RemoteTimeout(self.timeout)
             raise RemoteStoreError(
                 f"the SPARQL store cut the result at its limit of "
                 f"{response.headers['X-SPARQL-MaxRows']} rows: raise it above "
                 f"NEWSGRAPH_MAX_ROWS (Virtuoso: ResultSetMaxRows in virtuoso.ini [SPARQL]), or "
                 f"ask for fewer rows", 502)
         return response
+
+    def _refuse(self, response: requests.Response) -> None:
+        """The error for a failed query. Virtuoso answers 500 for more than its own failures;
+        its SQL state (in the message) says whose: S1TAT, the timeout struck while the result
+        was being sent (the partial result comes first); 37000, a query it cannot compile
+        (``LIMIT -1``); 22xxx, an expression that fails (``1/0``), which stops the whole query
+        where SPARQL would leave the value unbound."""
+        message = _message(response)
+        state = _VIRTUOSO_STATE.match(message) if self.virtuoso else None
+        code = state.group(1) if state else ""
+        if code == "S1TAT":
+            raise RemoteTimeout(self.timeout)
+        if code == "37000":
+            raise SyntaxError(message)
+        if code.startswith("22"):
+            raise RemoteStoreError(
+                f"the SPARQL store stopped the query on an expression error: {message}. It "
+                f"ends the whole query where SPARQL leaves the value unbound: guard the "
+                f"expression (IF, COALESCE, a FILTER).", 400)
+        raise RemoteStoreError(f"the SPARQL store at {self.query_url} failed on the query "
+                               f"({response.status_code}): {message}", 502)
 
     def graph_triples(self, graph_iri: str) -> Iterator[ox.Triple]:
         """The graph's triples, page by page when it is larger than a page."""
@@ -405,6 +494,28 @@ def canonical_booleans(data: bytes) -> bytes:
     return _NUMERIC_BOOLEANS.sub(word, data)
 
 
+_WKT = b"http://www.opengis.net/ont/geosparql#wktLiteral"
+_VIRTUOSO_GEOMETRY = re.compile(rb'("datatype"\s*:\s*"|\^\^<)'
+                                rb"http://www\.openlinksw\.com/schemas/virtrdf#Geometry"
+                                rb'(?=[">])')
+
+
+def canonical_geometries(data: bytes) -> bytes:
+    """geo:wktLiteral for what Virtuoso gives back as ``virtrdf:Geometry``: it turns every
+    WKT literal it stores into its own geometry type (openlink/virtuoso-opensource#456), so
+    the coordinates newsgraph writes (``"Point(lon lat)"^^geo:wktLiteral``) would come out
+    of the endpoint, the pages and the dumps with a datatype no one else knows. The lexical
+    form stays Virtuoso's (``POINT(38.5 35)``: the same point)."""
+    if b"virtrdf#Geometry" not in data:
+        return data
+    return _VIRTUOSO_GEOMETRY.sub(lambda m: m.group(1) + _WKT, data)
+
+
+def canonical_terms(data: bytes) -> bytes:
+    """An engine's answer with the terms it changed put back in newsgraph's datatypes."""
+    return canonical_geometries(canonical_booleans(data))
+
+
 def split_update(update: str, max_lines: int) -> list[str]:
     """The operations of one of newsgraph's updates (``;``-separated, one triple a line),
     INSERT DATA cut into pieces of at most ``max_lines`` triples and grouped, in order, into
@@ -442,7 +553,19 @@ def _auth_for(response: requests.Response, user: str, password: str) -> requests
     return requests.auth.HTTPBasicAuth(user, password)
 
 
+#: An error in Virtuoso's words, and its SQL state.
+_VIRTUOSO_STATE = re.compile(r"Virtuoso (\w{5}) Error ")
+#: Characters of an engine's message passed on at most.
+MESSAGE_CHARS = 2000
+
+
 def _message(response: requests.Response) -> str:
-    """The engine's error message, without the query it echoes (Virtuoso does)."""
-    text = response.text.strip()
-    return text.split("\n\nSPARQL query:", 1)[0].strip() or response.reason
+    """The engine's error message, without the query it echoes (Virtuoso does) or the partial
+    result it may send before it (Virtuoso does, at a timeout: megabytes of it)."""
+    text = response.text.split("\n\nSPARQL query:", 1)[0].strip()
+    starts = [m.start() for m in _VIRTUOSO_STATE.finditer(text)]
+    if starts:
+        text = text[starts[-1]:]
+    if len(text) > MESSAGE_CHARS:
+        text = text[:MESSAGE_CHARS] + " …"
+    return text or response.reason

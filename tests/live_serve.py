@@ -29,9 +29,10 @@ def newsgraph(*args: str, env: dict | None = None,
                           env={**os.environ, **(env or {})})
 
 
-def ingested_seeds(data: Path) -> Path:
-    """A data folder holding the seed article, made by `newsgraph ingest seeds/`."""
-    result = newsgraph("--data", str(data), "ingest", str(SEEDS))
+def ingested_seeds(data: Path, env: dict | None = None) -> Path:
+    """A data folder holding the seed article, made by `newsgraph ingest seeds/` (into the
+    store ``env`` names, if it names one)."""
+    result = newsgraph("--data", str(data), "ingest", str(SEEDS), env=env)
     assert result.returncode == 0, result.stderr
     return data
 

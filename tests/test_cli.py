@@ -1,4 +1,5 @@
-"""The `newsgraph` command, run as a real subprocess."""
+"""The `newsgraph` command, run as a real subprocess; `ingest` into each backend's store
+(conftest ``target``)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from conftest import SEED_RECORD, SEED_TEXT, SEEDS
 
 from server.store import Store
@@ -20,15 +22,15 @@ def run(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
                           env={**os.environ, **(env or {})})
 
 
-def test_ingest_seeds(tmp_path):
-    result = run("--data", str(tmp_path), "ingest", str(SEEDS))
+def test_ingest_seeds(tmp_path, target):
+    result = run("--data", str(tmp_path), "ingest", str(SEEDS), env=target.env)
     assert result.returncode == 0, result.stderr
     assert "1 stored, 0 rejected" in result.stdout
     assert (tmp_path / "dumps" / "newsgraph.ttl.gz").is_file()
-    assert Store(tmp_path / "store").count("?a a ng:Article") == 1
+    assert target.store(tmp_path).count("?a a ng:Article") == 1
 
 
-def test_bad_files_are_named_and_the_rest_is_ingested(tmp_path):
+def test_bad_files_are_named_and_the_rest_is_ingested(tmp_path, target):
     batch = tmp_path / "batch"
     batch.mkdir()
     (batch / "a_good.json").write_bytes(SEED_RECORD.read_bytes())
@@ -44,7 +46,7 @@ def test_bad_files_are_named_and_the_rest_is_ingested(tmp_path):
         "Le gouvernement annonce des mesures\n\nLe ministre a déclaré mardi que le "
         "gouvernement allait présenter un nouveau projet de loi pour les agriculteurs et que "
         "les syndicats seraient reçus dans la semaine.", encoding="utf-8")
-    result = run("--data", str(tmp_path / "data"), "ingest", str(batch))
+    result = run("--data", str(tmp_path / "data"), "ingest", str(batch), env=target.env)
     assert result.returncode == 1
     errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
     assert len(errors) == 4, result.stderr
@@ -55,29 +57,33 @@ def test_bad_files_are_named_and_the_rest_is_ingested(tmp_path):
     assert any("g_french.txt: skipped:" in line and "English" in line
                for line in result.stderr.splitlines())
     assert "2 stored, 4 rejected, 1 skipped" in result.stdout
-    store = Store(tmp_path / "data" / "store")
+    store = target.store(tmp_path / "data")
     assert store.count("?a a ng:Article") == 2
     # the plain text went through extraction and linking
     assert store.count("?e ng:eventType ngt:CONSULT ; prov:wasDerivedFrom "
                        "<http://127.0.0.1:8080/id/article/d_article>") >= 2
 
 
-def test_missing_path_and_unsupported_file(tmp_path):
+def test_missing_path_and_unsupported_file(tmp_path, target):
     odd = tmp_path / "notes.md"
     odd.write_text("# notes", encoding="utf-8")
-    result = run("--data", str(tmp_path / "data"), "ingest", str(tmp_path / "nope"), str(odd))
+    result = run("--data", str(tmp_path / "data"), "ingest", str(tmp_path / "nope"), str(odd),
+                 env=target.env)
     assert result.returncode == 1
     assert "nope: rejected: no such file or folder" in result.stderr
     assert "notes.md: rejected: unsupported file type '.md'" in result.stderr
 
 
-def test_progress_bar_on_request(tmp_path):
-    result = run("--data", str(tmp_path), "ingest", "--progress", str(SEED_RECORD))
+def test_progress_bar_on_request(tmp_path, target):
+    result = run("--data", str(tmp_path), "ingest", "--progress", str(SEED_RECORD),
+                 env=target.env)
     assert result.returncode == 0
     assert "ingest: 100%" in result.stderr
 
 
-def test_store_in_use_is_a_clear_error(tmp_path):
+# The embedded store's file lock: a remote engine takes writes from several processes.
+@pytest.mark.parametrize("backend", ["embedded"], indirect=True)
+def test_store_in_use_is_a_clear_error(tmp_path, backend):
     holder = Store(tmp_path / "store")  # holds the store's lock, as a running server would
     result = run("--data", str(tmp_path), "ingest", str(SEED_RECORD))
     assert result.returncode == 1

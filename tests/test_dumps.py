@@ -1,4 +1,5 @@
-"""/dumps/ over HTTP: a listing, downloads that parse, conditional and ranged requests."""
+"""/dumps/ over HTTP: a listing, downloads that parse, conditional and ranged requests, with the
+dumps published from each backend (conftest ``served``)."""
 
 from __future__ import annotations
 
@@ -8,31 +9,31 @@ import requests
 from rdflib import Graph, URIRef
 
 
-def test_listing_in_html_and_json(live):
-    html = requests.get(live.url + "dumps/", timeout=10)
+def test_listing_in_html_and_json(served):
+    html = requests.get(served.url + "dumps/", timeout=10)
     assert html.status_code == 200 and "newsgraph.ttl.gz" in html.text
-    listing = requests.get(live.url + "dumps/", headers={"Accept": "application/json"},
+    listing = requests.get(served.url + "dumps/", headers={"Accept": "application/json"},
                            timeout=10).json()["dumps"]
     assert {d["name"] for d in listing} == {"newsgraph.ttl.gz", "newsgraph.nt.gz"}
     assert all(d["bytes"] > 1000 for d in listing)
 
 
-def test_downloaded_dumps_parse_and_hold_the_dataset(live):
+def test_downloaded_dumps_parse_and_hold_the_dataset(served):
     graphs = []
     for name, fmt in (("newsgraph.ttl.gz", "turtle"), ("newsgraph.nt.gz", "nt")):
-        response = requests.get(live.url + "dumps/" + name, timeout=10)
+        response = requests.get(served.url + "dumps/" + name, timeout=10)
         assert response.status_code == 200
         assert response.headers["Content-Type"] == "application/gzip"
         graphs.append(Graph().parse(data=gzip.decompress(response.content), format=fmt))
     turtle, ntriples = graphs
-    assert len(turtle) == len(ntriples) == live.store.count()
-    turkey = URIRef(live.settings.iris.linked_entity("Q43"))
+    assert len(turtle) == len(ntriples) == served.store.count()
+    turkey = URIRef(served.settings.iris.linked_entity("Q43"))
     assert (turkey, URIRef("http://www.w3.org/2002/07/owl#sameAs"),
             URIRef("http://www.wikidata.org/entity/Q43")) in turtle
 
 
-def test_etag_and_byte_ranges(live):
-    url = live.url + "dumps/newsgraph.nt.gz"
+def test_etag_and_byte_ranges(served):
+    url = served.url + "dumps/newsgraph.nt.gz"
     full = requests.get(url, timeout=10)
     etag = full.headers["ETag"]
     assert requests.get(url, headers={"If-None-Match": etag}, timeout=10).status_code == 304
@@ -42,8 +43,8 @@ def test_etag_and_byte_ranges(live):
     assert head.content + tail.content == full.content
 
 
-def test_unknown_dump_is_404_and_paths_cannot_escape(live):
+def test_unknown_dump_is_404_and_paths_cannot_escape(served):
     for name in ("nope.ttl.gz", "..%2Fstore%2FCURRENT", "../store/CURRENT"):
-        response = requests.get(live.url + "dumps/" + name, timeout=10)
+        response = requests.get(served.url + "dumps/" + name, timeout=10)
         assert response.status_code == 404
         assert "Traceback" not in response.text

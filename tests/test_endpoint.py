@@ -1,4 +1,5 @@
-"""/sparql over real HTTP (waitress on loopback), with SPARQLWrapper and raw requests."""
+"""/sparql over real HTTP (waitress on loopback), with SPARQLWrapper and raw requests, on both
+backends (conftest ``served``)."""
 
 from __future__ import annotations
 
@@ -42,14 +43,14 @@ SELECT ?event ?sourceName ?targetName ?date WHERE {
 } ORDER BY ?date ?sourceName"""
 
 
-def _client(live, fmt) -> SPARQLWrapper:
-    client = SPARQLWrapper(live.endpoint())
+def _client(served, fmt) -> SPARQLWrapper:
+    client = SPARQLWrapper(served.endpoint())
     client.setReturnFormat(fmt)
     return client
 
 
-def test_consult_events_include_akar_meeting_and_erdogan_call(live):
-    client = _client(live, JSON)
+def test_consult_events_include_akar_meeting_and_erdogan_call(served):
+    client = _client(served, JSON)
     client.setQuery(CONSULT_EVENTS)
     rows = client.queryAndConvert()["results"]["bindings"]
     pairs = {(r["sourceName"]["value"], r["targetName"]["value"], r.get("date", {}).get("value"))
@@ -58,15 +59,15 @@ def test_consult_events_include_akar_meeting_and_erdogan_call(live):
     assert ("Recep Tayyip Erdogan", "Vladimir Putin", "2019-05-13") in pairs
 
 
-def test_turkey_is_same_as_wikidata_q43(live):
-    client = _client(live, JSON)
+def test_turkey_is_same_as_wikidata_q43(served):
+    client = _client(served, JSON)
     client.setQuery(PREFIXES + 'ASK { ?turkey rdfs:label "Turkey" ; '
                     "owl:sameAs <http://www.wikidata.org/entity/Q43> }")
     assert client.queryAndConvert()["boolean"] is True
 
 
-def test_events_actors_and_places_are_queryable(live):
-    client = _client(live, JSON)
+def test_events_actors_and_places_are_queryable(served):
+    client = _client(served, JSON)
     client.setQuery(PREFIXES + """
         SELECT (COUNT(DISTINCT ?e) AS ?events) (COUNT(DISTINCT ?a) AS ?actors)
                (COUNT(DISTINCT ?p) AS ?places) WHERE {
@@ -77,8 +78,8 @@ def test_events_actors_and_places_are_queryable(live):
     assert int(row["places"]["value"]) >= 8
 
 
-def test_union_default_graph_counts_each_triple_once(live):
-    client = _client(live, JSON)
+def test_union_default_graph_counts_each_triple_once(served):
+    client = _client(served, JSON)
     client.setQuery("SELECT (COUNT(*) AS ?n) { ?s ?p ?o }")
     total = int(client.queryAndConvert()["results"]["bindings"][0]["n"]["value"])
     client.setQuery("SELECT (COUNT(*) AS ?n) { SELECT DISTINCT ?s ?p ?o { ?s ?p ?o } }")
@@ -87,8 +88,8 @@ def test_union_default_graph_counts_each_triple_once(live):
 
 
 @pytest.mark.parametrize("fmt", [XML, CSV, TSV])
-def test_select_in_every_results_format(live, fmt):
-    client = _client(live, fmt)
+def test_select_in_every_results_format(served, fmt):
+    client = _client(served, fmt)
     client.setQuery(CONSULT_EVENTS)
     result = client.queryAndConvert()
     if fmt == XML:
@@ -103,8 +104,8 @@ def test_select_in_every_results_format(live, fmt):
 
 
 @pytest.mark.parametrize("fmt", [TURTLE, N3, JSONLD])
-def test_construct_in_graph_formats(live, fmt):
-    client = _client(live, fmt)
+def test_construct_in_graph_formats(served, fmt):
+    client = _client(served, fmt)
     client.setQuery(PREFIXES + """CONSTRUCT { ?e ng:eventType ?t ; rdfs:label ?l }
         WHERE { ?e ng:eventType ?t ; rdfs:label ?l }""")
     result = client.queryAndConvert()
@@ -114,13 +115,13 @@ def test_construct_in_graph_formats(live, fmt):
     assert URIRef("https://w3id.org/newsgraph/event-type/CONSULT") in set(graph.objects())
 
 
-def test_get_post_form_and_post_body_agree(live):
+def test_get_post_form_and_post_body_agree(served):
     query = "SELECT (COUNT(*) AS ?n) { ?e a <https://w3id.org/newsgraph/ontology#Event> }"
     accept = {"Accept": "application/sparql-results+json"}
     answers = [
-        requests.get(live.endpoint(), params={"query": query}, headers=accept, timeout=10),
-        requests.post(live.endpoint(), data={"query": query}, headers=accept, timeout=10),
-        requests.post(live.endpoint(), data=query.encode(), timeout=10,
+        requests.get(served.endpoint(), params={"query": query}, headers=accept, timeout=10),
+        requests.post(served.endpoint(), data={"query": query}, headers=accept, timeout=10),
+        requests.post(served.endpoint(), data=query.encode(), timeout=10,
                       headers={**accept, "Content-Type": "application/sparql-query"}),
     ]
     for response in answers:
@@ -129,25 +130,25 @@ def test_get_post_form_and_post_body_agree(live):
         assert response.json()["results"]["bindings"][0]["n"]["value"] == "24"
 
 
-def test_accept_q_values_choose_the_format(live):
-    response = requests.get(live.endpoint(), params={"query": "ASK {}"}, timeout=10, headers={
+def test_accept_q_values_choose_the_format(served):
+    response = requests.get(served.endpoint(), params={"query": "ASK {}"}, timeout=10, headers={
         "Accept": "application/sparql-results+json;q=0.5, application/sparql-results+xml"})
     assert response.headers["Content-Type"].startswith("application/sparql-results+xml")
-    response = requests.get(live.endpoint(), params={"query": "CONSTRUCT WHERE {?s ?p ?o} "
+    response = requests.get(served.endpoint(), params={"query": "CONSTRUCT WHERE {?s ?p ?o} "
                             "LIMIT 1"}, headers={"Accept": "application/n-triples"}, timeout=10)
     assert response.headers["Content-Type"].startswith("application/n-triples")
     assert response.text.strip().endswith(" .")
 
 
-def test_named_graph_parameters(live):
-    graph = live.settings.iris.entities_graph
+def test_named_graph_parameters(served):
+    graph = served.settings.iris.entities_graph
     query = "SELECT (COUNT(*) AS ?n) { ?s ?p ?o }"
-    only_entities = requests.get(live.endpoint(), timeout=10, params={
+    only_entities = requests.get(served.endpoint(), timeout=10, params={
         "query": query, "default-graph-uri": str(graph)}).json()
-    everything = requests.get(live.endpoint(), params={"query": query}, timeout=10).json()
+    everything = requests.get(served.endpoint(), params={"query": query}, timeout=10).json()
     n_entities = int(only_entities["results"]["bindings"][0]["n"]["value"])
     assert 0 < n_entities < int(everything["results"]["bindings"][0]["n"]["value"])
-    named = requests.get(live.endpoint(), timeout=10, params={
+    named = requests.get(served.endpoint(), timeout=10, params={
         "query": "SELECT ?g (COUNT(*) AS ?n) { GRAPH ?g { ?s ?p ?o } } GROUP BY ?g",
         "named-graph-uri": str(graph)}).json()["results"]["bindings"]
     assert [(r["g"]["value"], int(r["n"]["value"])) for r in named] == [(str(graph), n_entities)]
@@ -155,8 +156,8 @@ def test_named_graph_parameters(live):
 
 # --- errors ------------------------------------------------------------------------------
 
-def test_malformed_query_is_400_with_the_parser_message(live):
-    response = requests.get(live.endpoint(), params={"query": "SELEKT * {}"}, timeout=10)
+def test_malformed_query_is_400_with_the_parser_message(served):
+    response = requests.get(served.endpoint(), params={"query": "SELEKT * {}"}, timeout=10)
     assert response.status_code == 400
     assert response.headers["Content-Type"].startswith("text/plain")
     assert "could not be parsed" in response.text
@@ -176,34 +177,34 @@ def test_malformed_query_is_400_with_the_parser_message(live):
          "application/sparql-results+json"),
     ],
 )
-def test_bad_get_requests(live, kwargs, status, needle):
-    response = requests.get(live.endpoint(), timeout=10, **kwargs)
+def test_bad_get_requests(served, kwargs, status, needle):
+    response = requests.get(served.endpoint(), timeout=10, **kwargs)
     assert response.status_code == status
     assert needle in response.text
 
 
-def test_post_with_unsupported_media_type_is_415(live):
-    response = requests.post(live.endpoint(), data=json.dumps({"query": "ASK {}"}), timeout=10,
+def test_post_with_unsupported_media_type_is_415(served):
+    response = requests.post(served.endpoint(), data=json.dumps({"query": "ASK {}"}), timeout=10,
                              headers={"Content-Type": "application/json"})
     assert response.status_code == 415
     assert "application/sparql-query" in response.text
 
 
-def test_post_body_that_is_not_utf8_is_400(live):
-    response = requests.post(live.endpoint(), data=b"ASK { \xff }", timeout=10,
+def test_post_body_that_is_not_utf8_is_400(served):
+    response = requests.post(served.endpoint(), data=b"ASK { \xff }", timeout=10,
                              headers={"Content-Type": "application/sparql-query"})
     assert response.status_code == 400
     assert "not UTF-8" in response.text
 
 
-def test_other_methods_are_405(live):
-    response = requests.delete(live.endpoint(), timeout=10)
+def test_other_methods_are_405(served):
+    response = requests.delete(served.endpoint(), timeout=10)
     assert response.status_code == 405
     assert "GET" in response.headers["Allow"]
 
 
-def test_health(live):
-    response = requests.get(live.url + "health", timeout=10)
+def test_health(served):
+    response = requests.get(served.url + "health", timeout=10)
     assert response.status_code == 200
     body = response.json()
     assert body["status"] == "ok" and body["articles"] == 1 and body["triples"] > 1000
@@ -218,8 +219,8 @@ ROQET = shutil.which("roqet")
 
 @pytest.mark.parametrize("method", [GET, POST])
 @pytest.mark.parametrize("fmt", SPARQLWRAPPER_SELECT_FORMATS)
-def test_sparqlwrapper_select_in_every_results_format(live, fmt, method):
-    client = _client(live, fmt)
+def test_sparqlwrapper_select_in_every_results_format(served, fmt, method):
+    client = _client(served, fmt)
     client.setMethod(method)
     client.setQuery(CONSULT_EVENTS)
     result = client.query()
@@ -237,8 +238,8 @@ def test_sparqlwrapper_select_in_every_results_format(live, fmt, method):
 
 
 @pytest.mark.parametrize("fmt", [JSON, XML, CSV, TSV])
-def test_sparqlwrapper_ask(live, fmt):
-    client = _client(live, fmt)
+def test_sparqlwrapper_ask(served, fmt):
+    client = _client(served, fmt)
     client.setQuery(PREFIXES + "ASK { ?e ng:eventType ngt:CONSULT }")
     converted = client.queryAndConvert()
     if fmt == JSON:
@@ -251,9 +252,9 @@ def test_sparqlwrapper_ask(live, fmt):
 
 @pytest.mark.parametrize("fmt", SPARQLWRAPPER_GRAPH_FORMATS)
 @pytest.mark.parametrize("form", ["CONSTRUCT", "DESCRIBE"])
-def test_sparqlwrapper_graphs_in_every_rdf_format(live, fmt, form):
-    turkey = live.settings.iris.linked_entity("Q43")
-    client = _client(live, fmt)
+def test_sparqlwrapper_graphs_in_every_rdf_format(served, fmt, form):
+    turkey = served.settings.iris.linked_entity("Q43")
+    client = _client(served, fmt)
     client.setQuery(f"DESCRIBE <{turkey}>" if form == "DESCRIBE" else
                     f"CONSTRUCT WHERE {{ <{turkey}> ?p ?o }}")
     result = client.queryAndConvert()
@@ -262,44 +263,44 @@ def test_sparqlwrapper_graphs_in_every_rdf_format(live, fmt, form):
     assert (turkey, OWL.sameAs, URIRef("http://www.wikidata.org/entity/Q43")) in graph
 
 
-def test_sparqlwrapper_post_directly(live):
-    client = _client(live, JSON)
+def test_sparqlwrapper_post_directly(served):
+    client = _client(served, JSON)
     client.setMethod(POST)
     client.setRequestMethod(POSTDIRECTLY)
     client.setQuery(CONSULT_EVENTS)
     assert len(client.queryAndConvert()["results"]["bindings"]) >= 2
 
 
-def test_sparqlwrapper_reports_a_bad_query(live):
-    client = _client(live, JSON)
+def test_sparqlwrapper_reports_a_bad_query(served):
+    client = _client(served, JSON)
     client.setQuery("SELEKT * {}")
     with pytest.raises(QueryBadFormed):
         client.query()
 
 
-def test_rdflib_sparqlstore(live):
-    graph = Graph(store=SPARQLStore(live.endpoint(), returnFormat="json"))
+def test_rdflib_sparqlstore(served):
+    graph = Graph(store=SPARQLStore(served.endpoint(), returnFormat="json"))
     rows = list(graph.query(CONSULT_EVENTS))
     assert ("Hulusi Akar", "Russian defence minister") in {
         (str(r.sourceName), str(r.targetName)) for r in rows}
     assert graph.query(PREFIXES + "ASK { ?x owl:sameAs ?y }").askAnswer is True
     links = set(graph.triples((None, OWL.sameAs, URIRef("http://www.wikidata.org/entity/Q43"))))
-    assert links == {(live.settings.iris.linked_entity("Q43"), OWL.sameAs,
+    assert links == {(served.settings.iris.linked_entity("Q43"), OWL.sameAs,
                       URIRef("http://www.wikidata.org/entity/Q43"))}
     # CONSTRUCT needs an RDF media type in Accept: rdflib's default "xml" asks for
     # SPARQL XML and RDF/XML ("json" asks for SPARQL JSON only, and gets a 406)
-    default = Graph(store=SPARQLStore(live.endpoint()))
+    default = Graph(store=SPARQLStore(served.endpoint()))
     constructed = default.query(PREFIXES + "CONSTRUCT { ?e ng:eventType ?t } WHERE { "
                                 "?e ng:eventType ?t }")
     assert len(constructed.graph) == 24
 
 
 @pytest.mark.parametrize("method", ["GET", "POST"])
-def test_rdflib_sparqlstore_xml_and_post(live, method):
-    store = SPARQLStore(live.endpoint(), returnFormat="xml", method=method)
+def test_rdflib_sparqlstore_xml_and_post(served, method):
+    store = SPARQLStore(served.endpoint(), returnFormat="xml", method=method)
     graph = Graph(store=store)
     rows = list(graph.query(PREFIXES + 'SELECT ?a { ?a rdfs:label "Turkey" }'))
-    assert [str(r.a) for r in rows] == [str(live.settings.iris.linked_entity("Q43"))]
+    assert [str(r.a) for r in rows] == [str(served.settings.iris.linked_entity("Q43"))]
 
 
 @pytest.mark.skipif(ROQET is None, reason="roqet (Debian package rasqal-utils) is not "
@@ -310,10 +311,10 @@ def test_rdflib_sparqlstore_xml_and_post(live, method):
     ("xml", "<literal>Hulusi Akar</literal>"),
     ("simple", 'sourceName=string("Hulusi Akar")'),
 ])
-def test_roqet_queries_the_endpoint(live, results, needle):
+def test_roqet_queries_the_endpoint(served, results, needle):
     """A non-Python client: Rasqal's roqet (GET, Accept: application/sparql-results+xml)."""
     query = CONSULT_EVENTS.replace("?event ?sourceName", "?sourceName")
-    run = subprocess.run([ROQET, "-i", "sparql11-query", "-p", live.endpoint(), "-e", query,
+    run = subprocess.run([ROQET, "-i", "sparql11-query", "-p", served.endpoint(), "-e", query,
                           "-r", results], capture_output=True, text=True, timeout=60,
                          check=False)
     assert run.returncode == 0, run.stderr
@@ -321,8 +322,8 @@ def test_roqet_queries_the_endpoint(live, results, needle):
 
 
 @pytest.mark.skipif(ROQET is None, reason="roqet (Debian package rasqal-utils) is not installed")
-def test_roqet_sees_the_400_of_a_malformed_query(live):
-    run = subprocess.run([ROQET, "-i", "sparql11-query", "-p", live.endpoint(), "-e",
+def test_roqet_sees_the_400_of_a_malformed_query(served):
+    run = subprocess.run([ROQET, "-i", "sparql11-query", "-p", served.endpoint(), "-e",
                           "SELECT * { ?s ?p ?o FILTER ( }"], capture_output=True, text=True,
                          timeout=60, check=False)
     assert run.returncode != 0

@@ -3,7 +3,8 @@ format, the dataset parameters, content negotiation, every error status, the lim
 gzip and the service description.
 
 The W3C manifest (sparql11/protocol) names each case; the tests below reproduce their intent
-on the seed dataset (its graphs stand in for the manifest's data1.rdf ... data3.rdf).
+on the seed dataset (its graphs stand in for the manifest's data1.rdf ... data3.rdf), served
+from each backend (conftest ``served``).
 """
 
 from __future__ import annotations
@@ -14,7 +15,6 @@ import io
 import json
 import time
 from collections.abc import Iterator
-from dataclasses import replace
 
 import pyoxigraph as ox
 import pytest
@@ -43,15 +43,24 @@ TRICKY = """SELECT ?s ?o ?n ?b WHERE {
   }
   BIND (BNODE(STR(?s)) AS ?b)
 } ORDER BY ?s"""
+#: TRICKY for each backend. Virtuoso 7.2 has no BNODE() (SP031; test_remote_backend.py::
+#: test_virtuoso_implements_no_bnode_function): there, the same rows without the blank-node
+#: column (its blank nodes are checked in CONSTRUCT results).
+TRICKY_ON = {"embedded": TRICKY,
+             "virtuoso": TRICKY.replace(" ?b WHERE", " WHERE").replace(
+                 "  BIND (BNODE(STR(?s)) AS ?b)\n", "")}
+#: Where the parser puts a syntax error at the end of "ASK {": pyoxigraph gives line:column,
+#: Virtuoso the line after the query's last (its message is passed on as it is).
+END_OF_QUERY = {"embedded": "1:6", "virtuoso": "line 2"}
 
 
-def get(live, **params) -> requests.Response:
+def get(served, **params) -> requests.Response:
     headers = params.pop("headers", {})
-    return requests.get(live.endpoint(), params=params, headers=headers, timeout=30)
+    return requests.get(served.endpoint(), params=params, headers=headers, timeout=30)
 
 
-def post_query(live, query: str, *, params=None, headers=None) -> requests.Response:
-    return requests.post(live.endpoint(), data=query.encode(), params=params, timeout=30,
+def post_query(served, query: str, *, params=None, headers=None) -> requests.Response:
+    return requests.post(served.endpoint(), data=query.encode(), params=params, timeout=30,
                          headers={"Content-Type": SPARQL_QUERY, **(headers or {})})
 
 
@@ -66,42 +75,43 @@ def ask_result(response: requests.Response) -> bool:
 # --- servers with small limits, over the seed store ---------------------------------------------
 
 @pytest.fixture(scope="module")
-def tight(live) -> Iterator[Server]:
+def tight(served) -> Iterator[Server]:
     """Five rows, 4 KB bodies, 2 KB query strings, one query at a time, 0.2 s queue wait."""
-    settings = replace(live.settings, max_rows=5, max_request_bytes=4096, max_url_bytes=2048,
-                       max_concurrent_queries=1, queue_wait=0.2)
-    server = Server(settings, live.store)
+    server = Server.like(served, max_rows=5, max_request_bytes=4096, max_url_bytes=2048,
+                         max_concurrent_queries=1, queue_wait=0.2)
     yield server
     server.close()
 
 
 @pytest.fixture(scope="module")
-def hasty(live) -> Iterator[Server]:
-    """Queries may run for 0.3 s."""
-    server = Server(replace(live.settings, query_timeout=0.3), live.store)
+def hasty(served) -> Iterator[Server]:
+    """Queries may run for 0.3 s, and give ten million rows: a long result meets the time
+    limit before the row limit (at the default 100,000 rows, the seed's cross product came
+    within 0.3 s on an idle machine: a 200 cut at the limit)."""
+    server = Server.like(served, query_timeout=0.3, max_rows=10_000_000)
     yield server
     server.close()
 
 
 # --- W3C protocol tests: positive ----------------------------------------------------------------
 
-def test_query_get(live):
-    assert ask_result(get(live, query="ASK {}")) is True
+def test_query_get(served):
+    assert ask_result(get(served, query="ASK {}")) is True
 
 
-def test_query_post_form(live):
-    response = requests.post(live.endpoint(), data={"query": "ASK {}"}, timeout=10)
+def test_query_post_form(served):
+    response = requests.post(served.endpoint(), data={"query": "ASK {}"}, timeout=10)
     assert response.request.headers["Content-Type"] == FORM
     assert ask_result(response) is True
 
 
-def test_query_post_direct(live):
-    assert ask_result(post_query(live, "ASK {}")) is True
+def test_query_post_direct(served):
+    assert ask_result(post_query(served, "ASK {}")) is True
 
 
-def _graphs(live) -> tuple[str, str, str]:
-    iris = live.settings.iris
-    article = next(g for g in live.store.named_graphs() if "/graph/article/" in g)
+def _graphs(served) -> tuple[str, str, str]:
+    iris = served.settings.iris
+    article = next(g for g in served.store.named_graphs() if "/graph/article/" in g)
     return str(iris.entities_graph), str(iris.meta_graph), article
 
 
@@ -109,57 +119,58 @@ ENTITY_LINK = f"?e <{OWL_SAME_AS}> ?item"
 DATASET = "?d a <http://rdfs.org/ns/void#Dataset>"
 
 
-def test_query_dataset_default_graph(live):
-    entities, meta, _ = _graphs(live)
-    response = post_query(live, f"ASK {{ {ENTITY_LINK} }}", params={"default-graph-uri": entities})
+def test_query_dataset_default_graph(served):
+    entities, meta, _ = _graphs(served)
+    response = post_query(served, f"ASK {{ {ENTITY_LINK} }}",
+                          params={"default-graph-uri": entities})
     assert ask_result(response) is True
-    response = post_query(live, f"ASK {{ {ENTITY_LINK} }}", params={"default-graph-uri": meta})
+    response = post_query(served, f"ASK {{ {ENTITY_LINK} }}", params={"default-graph-uri": meta})
     assert ask_result(response) is False
 
 
-def test_query_dataset_default_graphs_get(live):
-    entities, meta, _ = _graphs(live)
+def test_query_dataset_default_graphs_get(served):
+    entities, meta, _ = _graphs(served)
     both = f"ASK {{ {ENTITY_LINK} . {DATASET} }}"
-    assert ask_result(get(live, query=both, **{"default-graph-uri": [entities, meta]})) is True
-    assert ask_result(get(live, query=both, **{"default-graph-uri": entities})) is False
+    assert ask_result(get(served, query=both, **{"default-graph-uri": [entities, meta]})) is True
+    assert ask_result(get(served, query=both, **{"default-graph-uri": entities})) is False
 
 
-def test_query_dataset_default_graphs_post(live):
-    entities, meta, _ = _graphs(live)
-    response = post_query(live, f"ASK {{ {ENTITY_LINK} . {DATASET} }}",
+def test_query_dataset_default_graphs_post(served):
+    entities, meta, _ = _graphs(served)
+    response = post_query(served, f"ASK {{ {ENTITY_LINK} . {DATASET} }}",
                           params={"default-graph-uri": [entities, meta]})
     assert ask_result(response) is True
-    form = requests.post(live.endpoint(), timeout=10, data={
+    form = requests.post(served.endpoint(), timeout=10, data={
         "query": f"ASK {{ {ENTITY_LINK} . {DATASET} }}", "default-graph-uri": [entities, meta]})
     assert ask_result(form) is True
 
 
-def test_query_dataset_named_graphs_get(live):
-    entities, meta, _ = _graphs(live)
+def test_query_dataset_named_graphs_get(served):
+    entities, meta, _ = _graphs(served)
     query = f"ASK {{ GRAPH ?g1 {{ {ENTITY_LINK} }} GRAPH ?g2 {{ {DATASET} }} }}"
-    assert ask_result(get(live, query=query, **{"named-graph-uri": [entities, meta]})) is True
-    assert ask_result(get(live, query=query, **{"named-graph-uri": [entities]})) is False
+    assert ask_result(get(served, query=query, **{"named-graph-uri": [entities, meta]})) is True
+    assert ask_result(get(served, query=query, **{"named-graph-uri": [entities]})) is False
 
 
-def test_query_dataset_named_graphs_post(live):
-    entities, meta, _ = _graphs(live)
-    response = post_query(live, "SELECT DISTINCT ?g { GRAPH ?g { ?s ?p ?o } } ORDER BY ?g",
+def test_query_dataset_named_graphs_post(served):
+    entities, meta, _ = _graphs(served)
+    response = post_query(served, "SELECT DISTINCT ?g { GRAPH ?g { ?s ?p ?o } } ORDER BY ?g",
                           params={"named-graph-uri": [entities, meta]},
                           headers={"Accept": RESULTS_JSON})
     graphs = [b["g"]["value"] for b in response.json()["results"]["bindings"]]
     assert graphs == sorted([entities, meta])
 
 
-def test_named_graphs_only_leave_the_default_graph_empty(live):
-    entities, _, _ = _graphs(live)
-    assert ask_result(get(live, query="ASK { ?s ?p ?o }",
+def test_named_graphs_only_leave_the_default_graph_empty(served):
+    entities, _, _ = _graphs(served)
+    assert ask_result(get(served, query="ASK { ?s ?p ?o }",
                           **{"named-graph-uri": entities})) is False
 
 
-def test_query_dataset_full(live):
-    entities, meta, article = _graphs(live)
+def test_query_dataset_full(served):
+    entities, meta, article = _graphs(served)
     response = post_query(
-        live, "SELECT DISTINCT ?g { ?x ?y ?o GRAPH ?g { ?s ?p ?o } }",
+        served, "SELECT DISTINCT ?g { ?x ?y ?o GRAPH ?g { ?s ?p ?o } }",
         params={"default-graph-uri": meta, "named-graph-uri": [entities, article]},
         headers={"Accept": RESULTS_JSON})
     assert response.status_code == 200
@@ -169,11 +180,11 @@ def test_query_dataset_full(live):
     assert graphs <= {entities, article}
 
 
-def test_query_multiple_dataset_protocol_overrides_from(live):
-    entities, meta, _ = _graphs(live)
+def test_query_multiple_dataset_protocol_overrides_from(served):
+    entities, meta, _ = _graphs(served)
     query = f"ASK FROM <{meta}> {{ {ENTITY_LINK} }}"
-    assert ask_result(post_query(live, query)) is False  # FROM <meta>: no entity links
-    assert ask_result(post_query(live, query, params={"default-graph-uri": entities})) is True
+    assert ask_result(post_query(served, query)) is False  # FROM <meta>: no entity links
+    assert ask_result(post_query(served, query, params={"default-graph-uri": entities})) is True
 
 
 @pytest.mark.parametrize(("query", "allowed"), [
@@ -184,22 +195,22 @@ def test_query_multiple_dataset_protocol_overrides_from(live):
     ("CONSTRUCT { <http://example.org/s> <http://example.org/p> 1 } WHERE {}",
      {"application/rdf+xml", "text/turtle"}),
 ])
-def test_query_content_types(live, query, allowed):
-    response = post_query(live, query)
+def test_query_content_types(served, query, allowed):
+    response = post_query(served, query)
     assert response.status_code == 200
     assert response.headers["Content-Type"].split(";")[0] in allowed
 
 
 # --- W3C protocol tests: negative ----------------------------------------------------------------
 
-def test_bad_query_method(live):
-    response = requests.put(live.endpoint(), params={"query": "ASK {}"}, timeout=10)
+def test_bad_query_method(served):
+    response = requests.put(served.endpoint(), params={"query": "ASK {}"}, timeout=10)
     assert response.status_code == 405
     assert {"GET", "POST"} <= {m.strip() for m in response.headers["Allow"].split(",")}
 
 
-def test_bad_multiple_queries(live):
-    response = get(live, query=["ASK {}", "SELECT * {}"])
+def test_bad_multiple_queries(served):
+    response = get(served, query=["ASK {}", "SELECT * {}"])
     assert response.status_code == 400
     assert "exactly one 'query'" in response.text
 
@@ -217,20 +228,21 @@ def test_bad_multiple_queries(live):
     # not UTF-8 although it says so
     (b"ASK { \xff }", {"Content-Type": SPARQL_QUERY}, 400, "not UTF-8"),
 ])
-def test_bad_query_posts(live, body, headers, status, needle):
-    response = requests.post(live.endpoint(), data=body, headers=headers, timeout=10)
+def test_bad_query_posts(served, body, headers, status, needle):
+    response = requests.post(served.endpoint(), data=body, headers=headers, timeout=10)
     assert response.status_code == status
     assert needle in response.text
 
 
-def test_bad_query_syntax(live):
-    response = get(live, query="ASK {")
+def test_bad_query_syntax(served):
+    response = get(served, query="ASK {")
     assert response.status_code == 400
-    assert "could not be parsed" in response.text and "1:" in response.text
+    assert "could not be parsed" in response.text
+    assert END_OF_QUERY[served.backend] in response.text
 
 
-def test_bad_update_get(live):
-    response = get(live, update="CLEAR ALL")
+def test_bad_update_get(served):
+    response = get(served, update="CLEAR ALL")
     assert response.status_code == 400
     assert "POST" in response.text
 
@@ -252,8 +264,8 @@ def test_bad_update_get(live):
      "example%2Faddresses%3E%20DELETE%20%7B%20%3Fs%20%3Fp%20%3Fo%20%7D%20WHERE%20%7B%20%3Fs"
      "%20%3Fp%20%3Fo%20%7D", {"Content-Type": FORM}, 403),
 ])
-def test_bad_updates(live, data, headers, status):
-    response = requests.post(live.endpoint(), data=data, headers=headers, timeout=10)
+def test_bad_updates(served, data, headers, status):
+    response = requests.post(served.endpoint(), data=data, headers=headers, timeout=10)
     assert response.status_code == status, response.text
 
 
@@ -262,23 +274,23 @@ def test_bad_updates(live, data, headers, status):
     {"data": b"CLEAR ALL", "headers": {"Content-Type": "application/sparql-update"}},
     {"data": {"update": "DROP ALL"}, "params": {"using-graph-uri": "http://example.org/g"}},
 ])
-def test_updates_are_refused_and_change_nothing(live, kwargs):
-    before = live.store.quad_count()
-    response = requests.post(live.endpoint(), timeout=10, **kwargs)
+def test_updates_are_refused_and_change_nothing(served, kwargs):
+    before = served.store.quad_count()
+    response = requests.post(served.endpoint(), timeout=10, **kwargs)
     assert response.status_code == 403
     assert "not open to the public" in response.text
-    assert live.store.quad_count() == before
+    assert served.store.quad_count() == before
 
 
-def test_query_and_update_together_is_400(live):
-    response = requests.post(live.endpoint(), data={"query": "ASK {}", "update": "CLEAR ALL"},
+def test_query_and_update_together_is_400(served):
+    response = requests.post(served.endpoint(), data={"query": "ASK {}", "update": "CLEAR ALL"},
                              timeout=10)
     assert response.status_code == 400
     assert "not both" in response.text
 
 
-def test_query_in_url_and_body_is_400(live):
-    response = post_query(live, "ASK {}", params={"query": "ASK {}"})
+def test_query_in_url_and_body_is_400(served):
+    response = post_query(served, "ASK {}", params={"query": "ASK {}"})
     assert response.status_code == 400
 
 
@@ -313,14 +325,15 @@ def lexical(rows: list[dict]) -> list[dict]:
 
 @pytest.mark.parametrize("fmt", SOLUTION_FORMATS, ids=lambda f: f.name)
 @pytest.mark.parametrize("how", ["accept", "format"])
-def test_select_results_round_trip_in_every_format(live, fmt, how):
+def test_select_results_round_trip_in_every_format(served, fmt, how):
+    tricky = TRICKY_ON[served.backend]
     if how == "accept":
-        response = get(live, query=TRICKY, headers={"Accept": fmt.media_type})
+        response = get(served, query=tricky, headers={"Accept": fmt.media_type})
     else:
-        response = get(live, query=TRICKY, format=fmt.name)
+        response = get(served, query=tricky, format=fmt.name)
     assert response.status_code == 200
     assert response.headers["Content-Type"] == fmt.media_type + "; charset=utf-8"
-    expected = _solutions(live.store.query(TRICKY))
+    expected = _solutions(served.store.query(tricky))
     assert len(expected) == 3
     if fmt.name == "csv":
         expected = lexical(expected)
@@ -328,9 +341,9 @@ def test_select_results_round_trip_in_every_format(live, fmt, how):
 
 
 @pytest.mark.parametrize("fmt", SOLUTION_FORMATS, ids=lambda f: f.name)
-def test_ask_in_every_results_format(live, fmt):
+def test_ask_in_every_results_format(served, fmt):
     for query, expected in (("ASK { ?s ?p ?o }", "true"), ("ASK { ?s ?p 42.5 }", "false")):
-        response = get(live, query=query, format=fmt.name)
+        response = get(served, query=query, format=fmt.name)
         assert response.status_code == 200
         assert response.headers["Content-Type"].startswith(fmt.media_type)
         assert expected in response.text
@@ -344,61 +357,61 @@ ALL_TRIPLES = "CONSTRUCT WHERE { ?s ?p ?o }"  # about 1,900 triples: several bat
 
 @pytest.mark.parametrize("fmt", GRAPH_FORMATS, ids=lambda f: f.name)
 @pytest.mark.parametrize("how", ["accept", "format"])
-def test_construct_in_every_graph_format(live, fmt, how):
+def test_construct_in_every_graph_format(served, fmt, how):
     if how == "accept":
-        response = get(live, query=ALL_TRIPLES, headers={"Accept": fmt.media_type})
+        response = get(served, query=ALL_TRIPLES, headers={"Accept": fmt.media_type})
     else:
-        response = get(live, query=ALL_TRIPLES, format=fmt.name)
+        response = get(served, query=ALL_TRIPLES, format=fmt.name)
     assert response.status_code == 200
     assert response.headers["Content-Type"] == fmt.media_type + "; charset=utf-8"
     parsed = {q.triple for q in ox.parse(response.content, format=fmt.rdf)}
-    expected = set(live.store.query(ALL_TRIPLES))
+    expected = set(served.store.query(ALL_TRIPLES))
     assert len(expected) > 1000
     assert parsed == expected
     assert response.headers["X-Newsgraph-Rows"] == str(len(expected))
 
 
 @pytest.mark.parametrize("fmt", GRAPH_FORMATS, ids=lambda f: f.name)
-def test_describe_and_empty_construct_in_every_graph_format(live, fmt):
-    turkey = live.settings.iris.linked_entity("Q43")
-    response = get(live, query=f"DESCRIBE <{turkey}>", format=fmt.name)
+def test_describe_and_empty_construct_in_every_graph_format(served, fmt):
+    turkey = served.settings.iris.linked_entity("Q43")
+    response = get(served, query=f"DESCRIBE <{turkey}>", format=fmt.name)
     graph = {q.triple for q in ox.parse(response.content, format=fmt.rdf)}
     assert ox.Triple(ox.NamedNode(str(turkey)), ox.NamedNode(OWL_SAME_AS),
                      ox.NamedNode("http://www.wikidata.org/entity/Q43")) in graph
-    empty = get(live, query="CONSTRUCT WHERE { ?s <http://example.org/none> ?o }",
+    empty = get(served, query="CONSTRUCT WHERE { ?s <http://example.org/none> ?o }",
                 format=fmt.name)
     assert empty.status_code == 200
     assert list(ox.parse(empty.content, format=fmt.rdf)) == []
 
 
-def test_construct_with_blank_nodes_across_batches(live):
+def test_construct_with_blank_nodes_across_batches(served):
     query = "CONSTRUCT { _:b <http://example.org/about> ?s } WHERE { ?s ?p ?o }"
     for name in ("turtle", "jsonld", "rdfxml"):
-        response = get(live, query=query, format=name)
+        response = get(served, query=query, format=name)
         graph = Graph().parse(data=response.content, format={
             "turtle": "turtle", "jsonld": "json-ld", "rdfxml": "xml"}[name])
-        assert len(graph) == len(list(live.store.query(query)))
+        assert len(graph) == len(list(served.store.query(query)))
 
 
-def test_format_parameter_aliases_and_media_types(live):
+def test_format_parameter_aliases_and_media_types(served):
     construct = "CONSTRUCT WHERE { ?s ?p ?o } LIMIT 1"
     for name, media_type in (("ttl", "text/turtle"), ("nt", "application/n-triples"),
                              ("json", "application/ld+json"), ("xml", "application/rdf+xml"),
                              ("n3", "text/turtle"), ("application/trig", "application/trig")):
-        response = get(live, query=construct, format=name)
+        response = get(served, query=construct, format=name)
         assert response.headers["Content-Type"].startswith(media_type), name
     # SPARQLWrapper sends its name and the media type: the first that fits wins
-    response = get(live, query="SELECT * {} ", format=["tsv", "text/tab-separated-values"])
+    response = get(served, query="SELECT * {} ", format=["tsv", "text/tab-separated-values"])
     assert response.headers["Content-Type"].startswith("text/tab-separated-values")
 
 
-def test_format_parameter_wins_over_accept(live):
-    response = get(live, query="ASK {}", format="xml", headers={"Accept": RESULTS_JSON})
+def test_format_parameter_wins_over_accept(served):
+    response = get(served, query="ASK {}", format="xml", headers={"Accept": RESULTS_JSON})
     assert response.headers["Content-Type"].startswith(RESULTS_XML)
 
 
-def test_unknown_format_is_400_naming_the_valid_ones(live):
-    response = get(live, query="ASK {}", format="yaml")
+def test_unknown_format_is_400_naming_the_valid_ones(served):
+    response = get(served, query="ASK {}", format="yaml")
     assert response.status_code == 400
     assert "'yaml'" in response.text
     for name in ("json", "xml", "csv", "tsv", "turtle", "ntriples", "jsonld", "rdfxml",
@@ -406,11 +419,11 @@ def test_unknown_format_is_400_naming_the_valid_ones(live):
         assert name in response.text
 
 
-def test_format_that_cannot_carry_the_result_is_406(live):
-    response = get(live, query="CONSTRUCT WHERE { ?s ?p ?o } LIMIT 1", format="csv")
+def test_format_that_cannot_carry_the_result_is_406(served):
+    response = get(served, query="CONSTRUCT WHERE { ?s ?p ?o } LIMIT 1", format="csv")
     assert response.status_code == 406
     assert "turtle" in response.text
-    response = get(live, query="SELECT * {}", format="turtle")
+    response = get(served, query="SELECT * {}", format="turtle")
     assert response.status_code == 406
     assert "csv" in response.text
 
@@ -429,8 +442,8 @@ def test_format_that_cannot_carry_the_result_is_406(live):
     ("text/plain", "CONSTRUCT WHERE { ?s ?p ?o } LIMIT 1", "text/plain"),
     ("image/png, */*;q=0.1", "ASK {}", RESULTS_JSON),
 ])
-def test_accept_q_values(live, accept, query, expected):
-    response = get(live, query=query, headers={"Accept": accept})
+def test_accept_q_values(served, accept, query, expected):
+    response = get(served, query=query, headers={"Accept": accept})
     assert response.status_code == 200
     assert response.headers["Content-Type"].split(";")[0] == expected
     assert "Accept" in response.headers["Vary"]
@@ -442,15 +455,15 @@ def test_accept_q_values(live, accept, query, expected):
     ("application/sparql-results+json", "CONSTRUCT WHERE { ?s ?p ?o }"),
     ("application/sparql-results+json;q=0", "ASK {}"),
 ])
-def test_nothing_acceptable_is_406(live, accept, query):
-    response = get(live, query=query, headers={"Accept": accept})
+def test_nothing_acceptable_is_406(served, accept, query):
+    response = get(served, query=query, headers={"Accept": accept})
     assert response.status_code == 406
     assert "Available:" in response.text
 
 
-def test_browser_following_a_query_link_gets_an_html_table(live):
+def test_browser_following_a_query_link_gets_an_html_table(served):
     browser = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"
-    response = get(live, query="SELECT ?name { ?a <http://www.w3.org/2000/01/rdf-schema#label>"
+    response = get(served, query="SELECT ?name { ?a <http://www.w3.org/2000/01/rdf-schema#label>"
                    " ?name } ORDER BY ?name LIMIT 3", headers={"Accept": browser})
     assert response.status_code == 200
     assert response.headers["Content-Type"] == "text/html; charset=utf-8"
@@ -512,8 +525,8 @@ def test_long_get_is_414_and_the_same_query_by_post_works(tight):
     assert ask_result(requests.post(tight.endpoint(), data={"query": query}, timeout=10))
 
 
-def test_default_url_limit_answers_before_waitress_cuts_the_request(live):
-    response = get(live, query="ASK {} #" + "x" * 70_000)
+def test_default_url_limit_answers_before_waitress_cuts_the_request(served):
+    response = get(served, query="ASK {} #" + "x" * 70_000)
     assert response.status_code == 414
     assert "NEWSGRAPH_MAX_URL_BYTES" in response.text
 
@@ -541,9 +554,9 @@ def test_query_past_the_time_limit_is_stopped_with_a_message_naming_it(hasty):
     assert ask_result(requests.get(hasty.endpoint(), params={"query": "ASK {}"}, timeout=10))
 
 
-def test_failed_service_call_is_502(live):
+def test_failed_service_call_is_502(served):
     dead = f"http://127.0.0.1:{free_port()}/sparql"  # nothing listens there
-    server = Server(replace(live.settings, federation_allowlist=dead), live.store)
+    server = Server.like(served, federation_allowlist=dead)
     try:
         response = requests.get(server.endpoint(), timeout=30, params={
             "query": f"SELECT * {{ SERVICE <{dead}> {{ ?s ?p ?o }} }}"})
@@ -560,8 +573,8 @@ def test_failed_service_call_is_502(live):
     "PREFIX x: <https://query.wikidata.org/> SELECT * { SERVICE x:sparql { ?s ?p ?o } }",
     "SELECT * { VALUES ?e { <http://example.org/sparql> } SERVICE ?e { ?s ?p ?o } }",
 ])
-def test_service_outside_the_allowlist_is_refused(live, query):
-    response = get(live, query=query)
+def test_service_outside_the_allowlist_is_refused(served, query):
+    response = get(served, query=query)
     assert response.status_code == 400
     assert "https://query.wikidata.org/sparql" in response.text
     assert "NEWSGRAPH_FEDERATION_ALLOWLIST" in response.text
@@ -578,36 +591,36 @@ def test_service_outside_the_allowlist_is_refused(live, query):
     {"params": {"query": "ASK {}"}, "headers": {"Accept-Encoding": "gzip;q=nonsense"}},
     {"params": {"query": "SELECT * { BIND (<not a valid iri> AS ?x) }"}},
 ])
-def test_client_mistakes_never_give_a_500(live, kwargs):
-    response = requests.get(live.endpoint(), timeout=10, **kwargs)
+def test_client_mistakes_never_give_a_500(served, kwargs):
+    response = requests.get(served.endpoint(), timeout=10, **kwargs)
     assert response.status_code < 500, response.text
     assert "Traceback" not in response.text
 
 
 # --- CORS and gzip ------------------------------------------------------------------------------
 
-def test_cors_preflight_and_headers(live):
-    preflight = requests.options(live.endpoint(), timeout=10, headers={
+def test_cors_preflight_and_headers(served):
+    preflight = requests.options(served.endpoint(), timeout=10, headers={
         "Origin": "https://example.org", "Access-Control-Request-Method": "POST",
         "Access-Control-Request-Headers": "content-type"})
     assert preflight.status_code == 200
     assert preflight.headers["Access-Control-Allow-Origin"] == "*"
     assert "POST" in preflight.headers["Access-Control-Allow-Methods"]
     assert "content-type" in preflight.headers["Access-Control-Allow-Headers"].lower()
-    for response in (get(live, query="ASK {}"), post_query(live, "ASK {"),
-                     requests.post(live.endpoint(), data={"query": "ASK {}"}, timeout=10)):
+    for response in (get(served, query="ASK {}"), post_query(served, "ASK {"),
+                     requests.post(served.endpoint(), data={"query": "ASK {}"}, timeout=10)):
         assert response.headers["Access-Control-Allow-Origin"] == "*"
         assert "X-Newsgraph-Truncated" in response.headers["Access-Control-Expose-Headers"]
 
 
-def test_results_are_gzipped_with_a_content_length(live):
+def test_results_are_gzipped_with_a_content_length(served):
     query = "SELECT * { ?s ?p ?o }"
-    raw = requests.get(live.endpoint(), params={"query": query}, stream=True, timeout=30,
+    raw = requests.get(served.endpoint(), params={"query": query}, stream=True, timeout=30,
                        headers={"Accept-Encoding": "gzip"})
     body = raw.raw.read(decode_content=False)
     assert raw.headers["Content-Encoding"] == "gzip"
     assert int(raw.headers["Content-Length"]) == len(body)
-    plain = requests.get(live.endpoint(), params={"query": query}, timeout=30,
+    plain = requests.get(served.endpoint(), params={"query": query}, timeout=30,
                          headers={"Accept-Encoding": "identity"})
     assert "Content-Encoding" not in plain.headers
     assert gzip.decompress(body) == plain.content
@@ -615,30 +628,30 @@ def test_results_are_gzipped_with_a_content_length(live):
     assert "Accept-Encoding" in raw.headers["Vary"]
 
 
-def test_small_results_are_not_compressed(live):
-    response = get(live, query="ASK {}", headers={"Accept-Encoding": "gzip"})
+def test_small_results_are_not_compressed(served):
+    response = get(served, query="ASK {}", headers={"Accept-Encoding": "gzip"})
     assert "Content-Encoding" not in response.headers
 
 
-def test_service_description_and_page_are_gzipped(live):
+def test_service_description_and_page_are_gzipped(served):
     for accept in ("text/turtle", "text/html"):
-        response = requests.get(live.endpoint(), timeout=10, headers={
+        response = requests.get(served.endpoint(), timeout=10, headers={
             "Accept": accept, "Accept-Encoding": "gzip"})
         assert response.headers["Content-Encoding"] == "gzip"
 
 
 # --- service description ------------------------------------------------------------------------
 
-def _description(live, accept="text/turtle", fmt="turtle", media_type="text/turtle") -> Graph:
-    response = requests.get(live.endpoint(), headers={"Accept": accept}, timeout=10)
+def _description(served, accept="text/turtle", fmt="turtle", media_type="text/turtle") -> Graph:
+    response = requests.get(served.endpoint(), headers={"Accept": accept}, timeout=10)
     assert response.status_code == 200
     assert response.headers["Content-Type"] == media_type + "; charset=utf-8"
     return Graph().parse(data=response.content, format=fmt)
 
 
-def test_service_description_says_what_the_endpoint_speaks(live):
-    g = _description(live)
-    service = g.value(predicate=SD.endpoint, object=URIRef(live.settings.base + "sparql"))
+def test_service_description_says_what_the_endpoint_speaks(served):
+    g = _description(served)
+    service = g.value(predicate=SD.endpoint, object=URIRef(served.settings.base + "sparql"))
     assert service is not None
     assert (service, SD.supportedLanguage, SD.SPARQL11Query) in g
     assert (service, SD.feature, SD.UnionDefaultGraph) in g
@@ -651,16 +664,16 @@ def test_service_description_says_what_the_endpoint_speaks(live):
                       "queueWaitSeconds": 2, "queryTimeoutSeconds": 60}
 
 
-def test_service_description_has_void_statistics_of_the_store(live):
-    g = _description(live)
-    service = g.value(predicate=SD.endpoint, object=URIRef(live.settings.base + "sparql"))
+def test_service_description_has_void_statistics_of_the_store(served):
+    g = _description(served)
+    service = g.value(predicate=SD.endpoint, object=URIRef(served.settings.base + "sparql"))
     dataset = g.value(g.value(service, SD.defaultDataset), SD.defaultGraph)
-    assert dataset == URIRef(str(live.settings.iris.dataset))
+    assert dataset == URIRef(str(served.settings.iris.dataset))
 
     def count(prop):
         return g.value(dataset, prop).toPython()
 
-    store = live.store
+    store = served.store
     assert count(VOID.triples) == store.count()
     assert count(VOID.classes) == store.count("SELECT DISTINCT ?c { ?s a ?c }")
     assert count(VOID.properties) == store.count("SELECT DISTINCT ?p { ?s ?p ?o }")
@@ -689,27 +702,28 @@ def test_service_description_has_void_statistics_of_the_store(live):
     ("application/n-triples", "nt", "application/n-triples"),
     ("text/turtle;q=0.5, application/trig", "trig", "application/trig"),
 ])
-def test_service_description_is_content_negotiated(live, accept, parser, media_type):
-    g = _description(live, accept, parser, media_type)
+def test_service_description_is_content_negotiated(served, accept, parser, media_type):
+    g = _description(served, accept, parser, media_type)
     assert any(g.triples((None, SD.endpoint, None)))
 
 
-def test_service_description_defaults_to_turtle_and_html_for_browsers(live):
+def test_service_description_defaults_to_turtle_and_html_for_browsers(served):
     for accept in (None, "*/*"):
         headers = {"Accept": accept} if accept else {}
-        response = requests.get(live.endpoint(), headers=headers, timeout=10)
+        response = requests.get(served.endpoint(), headers=headers, timeout=10)
         assert response.headers["Content-Type"].startswith("text/turtle")
-    browser = requests.get(live.endpoint(), timeout=10, headers={
+    browser = requests.get(served.endpoint(), timeout=10, headers={
         "Accept": "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"})
     assert browser.headers["Content-Type"].startswith("text/html")
-    assert requests.get(live.endpoint(), params={"format": "jsonld"}, timeout=10).headers[
+    assert requests.get(served.endpoint(), params={"format": "jsonld"}, timeout=10).headers[
         "Content-Type"].startswith("application/ld+json")
-    assert requests.get(live.endpoint(), headers={"Accept": "image/png"},
+    assert requests.get(served.endpoint(), headers={"Accept": "image/png"},
                         timeout=10).status_code == 406
 
 
-def test_statistics_are_cached_until_the_store_changes(store, live):
-    cache = StatisticsCache(store, live.settings)
+def test_statistics_are_cached_until_the_store_changes(empty_store, served):
+    store = empty_store
+    cache = StatisticsCache(store, served.settings)
     first = cache.get()
     assert cache.get() is first
     graph = Graph()
@@ -723,8 +737,8 @@ def test_statistics_are_cached_until_the_store_changes(store, live):
                                                       first.wikidata_links + 1)
 
 
-def test_json_errors_are_never_served_as_results(live):
-    response = get(live, query="SELEKT", headers={"Accept": RESULTS_JSON})
+def test_json_errors_are_never_served_as_results(served):
+    response = get(served, query="SELEKT", headers={"Accept": RESULTS_JSON})
     assert response.status_code == 400
     assert response.headers["Content-Type"].startswith("text/plain")
     with pytest.raises(json.JSONDecodeError):

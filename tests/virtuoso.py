@@ -1,27 +1,37 @@
 """A real Virtuoso Open Source on loopback for the remote-store tests.
 
-The test starts ``virtuoso-t`` in the foreground with a database folder and virtuoso.ini of
+A test starts ``virtuoso-t`` in the foreground with a database folder and virtuoso.ini of
 its own in a temporary folder, on two free loopback ports (SQL and HTTP); it replaces the
 dba and dav passwords with random ones through ``isql-vt`` before anything else talks to
 it, creates the account newsgraph writes with (SPARQL_UPDATE), and stops the server at the
 end. Without ``virtuoso-t`` (Debian: ``apt install virtuoso-opensource``) the tests skip and
 say so.
+
+Two engines at most per session, each started when first asked for: ``virtuoso`` holds the
+seed that tests/conftest.py serves (tests add only graphs of their own there, and drop
+them), ``spare_virtuoso`` is for tests that need an engine holding their own dataset only
+(:meth:`Virtuoso.emptied`, one user at a time): the union default graph is the whole engine,
+so two datasets cannot share one. :func:`as_on_virtuoso` is the one way tests turn an
+expected term into what Virtuoso gives back.
 """
 
 from __future__ import annotations
 
+import re
 import secrets
 import shutil
 import subprocess
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 import requests
 from live_serve import free_port
 
-from server.sparql_store import virtuoso_setup
+from server.settings import Settings
+from server.sparql_store import SparqlStore, virtuoso_setup
 
 VIRTUOSO = shutil.which("virtuoso-t")
 ISQL = shutil.which("isql-vt") or shutil.which("isql")
@@ -29,6 +39,26 @@ MISSING = ("Virtuoso is not installed: `apt install virtuoso-opensource` provide
            "and isql-vt (the remote-store tests start their own server on loopback)")
 #: The account newsgraph writes with (a SPARQL_UPDATE grantee, not dba).
 USER = "newsgraph"
+XSD = "http://www.w3.org/2001/XMLSchema#"
+WKT = "http://www.opengis.net/ont/geosparql#wktLiteral"
+_WKT_POINT = re.compile(r'"Point\(([-+\d.eE]+) ([-+\d.eE]+)\)"(?=\^\^<' + re.escape(WKT) + ">)"
+                        r'|(?<="datatype": "' + re.escape(WKT) + r'", "type": "literal", '
+                        r'"value": )"Point\(([-+\d.eE]+) ([-+\d.eE]+)\)"')
+
+
+def _number(text: str) -> str:
+    return f"{float(text):.15g}"
+
+
+def as_on_virtuoso(text: str) -> str:
+    """``text`` (terms in N-Triples or SPARQL JSON with sorted keys) as Virtuoso gives it back
+    through newsgraph (README, "Running on an existing SPARQL store"): a WKT point in
+    Virtuoso's own spelling, ``POINT(38.5 35)`` for ``Point(38.5 35.0)``
+    (test_remote_backend.py::test_virtuoso_rewrites_wkt_literals). The other differences
+    newsgraph evens out (booleans, the WKT datatype, decimals written without a point)."""
+    return _WKT_POINT.sub(lambda m: '"POINT({} {})"'.format(
+        *map(_number, [g for g in m.groups() if g is not None])), text)
+
 
 INI = """\
 [Database]
@@ -85,6 +115,7 @@ class Virtuoso:
         self.user = USER
         self.password = secrets.token_urlsafe(16)
         self._dba_password = "dba"  # the default of a new database, replaced in _secure()
+        self._in_use = False
         folder.mkdir(parents=True, exist_ok=True)
         (folder / "virtuoso.ini").write_text(INI.format(
             db=folder, sql_port=self.sql_port, http_port=self.http_port, buffers=buffers,
@@ -127,6 +158,44 @@ class Virtuoso:
                   f"DB.DBA.RDF_DEFAULT_USER_PERMS_SET('{USER}', 7);")
         self.isql(virtuoso_setup(USER, "http://localuriqaserver/sparql"))
 
+    def settings(self, data: Path, **more) -> Settings:
+        """Settings of a newsgraph on this engine (its data folder: dumps, releases)."""
+        return Settings(data_dir=data, store_url=self.endpoint,
+                        store_update_url=self.update_endpoint, store_user=self.user,
+                        store_password=self.password, **more)
+
+    def env(self) -> dict[str, str]:
+        """The environment that points a `newsgraph` command at this engine."""
+        return {"NEWSGRAPH_STORE_URL": self.endpoint,
+                "NEWSGRAPH_STORE_UPDATE_URL": self.update_endpoint,
+                "NEWSGRAPH_STORE_USER": self.user, "NEWSGRAPH_STORE_PASSWORD": self.password}
+
+    def store(self, **more) -> SparqlStore:
+        """The remote store on this engine, as newsgraph's account."""
+        return SparqlStore(self.endpoint, self.update_endpoint, self.user, self.password,
+                           **more)
+
+    def clear(self) -> None:
+        """Drop every graph (Virtuoso's own are private: not listed, not dropped)."""
+        store = self.store()
+        for graph in store.named_graphs():
+            store.update(f"DROP SILENT GRAPH <{graph}>")
+
+    @contextmanager
+    def emptied(self) -> Iterator[Virtuoso]:
+        """The engine empty, for one test or module that stores a dataset of its own; emptied
+        again after. A second user while one holds it is an error, not a mixed dataset."""
+        if self._in_use:
+            raise RuntimeError("the spare Virtuoso is already in use: give each dataset "
+                               "its own engine, or use it from one fixture at a time")
+        self._in_use = True
+        try:
+            self.clear()
+            yield self
+        finally:
+            self.clear()
+            self._in_use = False
+
     def isql(self, sql: str) -> str:
         """Run SQL as dba; raises with Virtuoso's message when a statement fails."""
         result = subprocess.run(
@@ -151,12 +220,33 @@ class Virtuoso:
         self._log.close()
 
 
-@pytest.fixture(scope="session")
-def virtuoso(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Virtuoso]:
-    """One Virtuoso for the session (a start takes seconds); tests keep to graphs of their
-    own or clear what they write."""
+def _started(tmp_path_factory: pytest.TempPathFactory, name: str,
+             **options) -> Iterator[Virtuoso]:
     if VIRTUOSO is None or ISQL is None:
         pytest.skip(MISSING)
-    server = Virtuoso(tmp_path_factory.mktemp("virtuoso"))
+    server = Virtuoso(tmp_path_factory.mktemp(name), **options)
     yield server
     server.stop()
+
+
+@pytest.fixture(scope="session")
+def virtuoso(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Virtuoso]:
+    """The Virtuoso of the session (a start takes seconds) that holds the served seed
+    (conftest ``served_virtuoso``): tests keep to graphs of their own and drop them. Set up
+    as the README asks, its row cap (ResultSetMaxRows) above NEWSGRAPH_MAX_ROWS."""
+    yield from _started(tmp_path_factory, "virtuoso", result_rows=Settings.max_rows + 1)
+
+
+@pytest.fixture(scope="session")
+def spare_virtuoso(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Virtuoso]:
+    """A second Virtuoso, for datasets other than the seed: take it with
+    :meth:`Virtuoso.emptied` (or the ``empty_virtuoso`` fixture). Its row cap is Virtuoso's
+    default (10000 rows)."""
+    yield from _started(tmp_path_factory, "spare-virtuoso")
+
+
+@pytest.fixture
+def empty_virtuoso(spare_virtuoso: Virtuoso) -> Iterator[Virtuoso]:
+    """An engine holding nothing, for one test (emptied again after it)."""
+    with spare_virtuoso.emptied() as engine:
+        yield engine
