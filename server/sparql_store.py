@@ -35,10 +35,15 @@ existing SPARQL store"):
   describes an entity by the triples pointing at it: ``sql:describe-mode "CBD"`` is sent).
 - Dumps and graphs are read page by page (ORDER BY + LIMIT/OFFSET within one graph), so no
   request exceeds the engine's row cap.
-- A batch of articles is one update request (Virtuoso: several, see :func:`split_update`).
-  Virtuoso 7.2 applies the operations of one request in order and keeps those done before
-  an operation that fails (not atomic on error; tests/test_remote_backend.py shows it);
-  re-running the ingest, which is idempotent, repairs such a batch.
+- A batch of articles is one update request. Virtuoso takes at most a few hundred triples
+  a request (:func:`split_update`), and keeps the operations of a request done before one
+  that fails (not atomic on error, nor is its Graph Store Protocol PUT:
+  tests/test_remote_backend.py shows both). So on Virtuoso each graph is replaced through
+  :data:`STAGING_GRAPH`, one of its private graphs: the new content is written there in as
+  many requests as it takes, then one ``MOVE`` replaces the graph. A failure or a crash
+  before the MOVE leaves the old graph whole, and readers never see a graph in part
+  (tested with a reader polling while a writer is killed). The entity descriptions are
+  merged first, by updates that give the same result when repeated.
 - Virtuoso reads ``"1"^^xsd:decimal`` (no point) as the integer 1 and stores an
   xsd:integer: such literals are sent as ``"1.0"`` (:func:`with_decimal_points`). Its
   ``DROP GRAPH`` fails for a graph filled by INSERT: a curator's is sent SILENT when the
@@ -66,6 +71,7 @@ from server.store import (
     QueryResult,
     StoreError,
     _insert_data,
+    _parse_nt,
     _replace_articles_update,
     _triples,
 )
@@ -84,16 +90,23 @@ VIRTUOSO_GRAPHS = ("http://www.openlinksw.com/schemas/virtrdf#", "http://www.w3.
 PRIVATE_GRAPHS = "http://www.openlinksw.com/schemas/virtrdf#PrivateGraphs"
 
 
+#: Where a graph's new content is written on Virtuoso before one MOVE replaces the graph
+#: with it: private (readers do not see it), writable by newsgraph's account only.
+STAGING_GRAPH = "urn:newsgraph:staging"
+
+
 def virtuoso_setup(user: str, service_graph: str) -> str:
     """The isql statements (as dba, once) that make Virtuoso's built-in graphs private to
-    ``user`` and to the anonymous /sparql user; its service description graph is named after
-    its endpoint (``http://localuriqaserver/sparql`` unless [URIQA] DefaultHost is set)."""
-    graphs = [*VIRTUOSO_GRAPHS, service_graph]
+    ``user`` and to the anonymous /sparql user, and :data:`STAGING_GRAPH` private and
+    writable by ``user``; its service description graph is named after its endpoint
+    (``http://localuriqaserver/sparql`` unless [URIQA] DefaultHost is set)."""
+    graphs = [*VIRTUOSO_GRAPHS, service_graph, STAGING_GRAPH]
     return (f"DB.DBA.RDF_GRAPH_GROUP_CREATE('{PRIVATE_GRAPHS}', 1); "
             + "".join(f"DB.DBA.RDF_GRAPH_GROUP_INS('{PRIVATE_GRAPHS}', '{g}'); " for g in graphs)
             + "DB.DBA.RDF_DEFAULT_USER_PERMS_SET('nobody', 1); "
             "DB.DBA.RDF_DEFAULT_USER_PERMS_SET('nobody', 0, 1); "
-            f"DB.DBA.RDF_DEFAULT_USER_PERMS_SET('{user}', 0, 1);")
+            f"DB.DBA.RDF_DEFAULT_USER_PERMS_SET('{user}', 0, 1); "
+            f"DB.DBA.RDF_GRAPH_USER_PERMS_SET('{STAGING_GRAPH}', '{user}', 7);")
 
 
 #: Triples (lines) per update request to Virtuoso, whose SPARQL compiler refuses a request
@@ -212,6 +225,7 @@ class SparqlStore:
         self._credentials = (user, password) if user else None
         self._auth: requests.auth.AuthBase | None = None
         self._local = threading.local()
+        self._staging_checked = False
         self.engine = self._probe()
         self.virtuoso = self.engine.startswith("Virtuoso")
         if self.virtuoso:
@@ -295,13 +309,54 @@ class SparqlStore:
         self.replace_articles([mapped.serialized()])
 
     def replace_articles(self, articles: Sequence[ArticleTriples]) -> None:
-        """Replace several articles and merge their entities in one update request."""
-        if articles:
+        """Replace several articles and merge their entities in one update request; on
+        Virtuoso, the entities first, then each graph through the staging graph."""
+        if not articles:
+            return
+        if not self.virtuoso:
             self.write(_replace_articles_update(articles))
+            return
+        self.write(_replace_articles_update(articles,
+                                            bulk_loaded={a.graph_iri for a in articles}))
+        for article in articles:
+            self.replace_triples(article.graph_iri, _parse_nt(article.graph_nt))
 
     def replace_graph(self, graph_iri: URIRef, graph: Graph) -> None:
-        self.write(f"DROP SILENT GRAPH <{graph_iri}> ;\n"
-                   f"{_insert_data(str(graph_iri), _triples(graph))}")
+        self.replace_triples(str(graph_iri), _triples(graph))
+
+    def replace_triples(self, graph_iri: str, triples: Iterable[ox.Triple]) -> None:
+        """Replace one graph: one update request, or on Virtuoso the content written to the
+        staging graph and then moved over the graph in one operation."""
+        if not self.virtuoso:
+            self.write(f"DROP SILENT GRAPH <{graph_iri}> ;\n{_insert_data(graph_iri, triples)}")
+            return
+        self._check_staging()
+        self.write(f"DROP SILENT GRAPH <{STAGING_GRAPH}> ;\n"
+                   f"{_insert_data(STAGING_GRAPH, triples)}")
+        self._update(f"MOVE SILENT GRAPH <{STAGING_GRAPH}> TO GRAPH <{graph_iri}>")
+
+    def _check_staging(self) -> None:
+        """Before the first write through it: the staging graph must be writable by this
+        account and hidden from readers (who would see a graph's triples twice meanwhile)."""
+        if self._staging_checked:
+            return
+        probe = f"<{STAGING_GRAPH}> <{STAGING_GRAPH}> <{STAGING_GRAPH}>"
+        setup = virtuoso_setup("USER", "http://localuriqaserver/sparql")
+        try:
+            self._update(f"INSERT DATA {{ GRAPH <{STAGING_GRAPH}> {{ {probe} }} }}")
+        except RemoteStoreError as exc:
+            raise RemoteStoreError(
+                f"newsgraph's account cannot write its staging graph <{STAGING_GRAPH}> on the "
+                f"Virtuoso at {self.update_url} ({exc}); set it up once, as dba in isql: "
+                f"{setup} (README: Running on an existing SPARQL store)", 502) from exc
+        visible = self._select(f"ASK {{ GRAPH <{STAGING_GRAPH}> {{ {probe} }} }}", None, None)
+        self._update(f"DROP SILENT GRAPH <{STAGING_GRAPH}>")
+        if visible:
+            raise RemoteStoreError(
+                f"the staging graph <{STAGING_GRAPH}> of the Virtuoso at {self.query_url} is "
+                f"visible to readers, who would see articles twice while they are written; "
+                f"make it private once, as dba in isql: {setup}", 502)
+        self._staging_checked = True
 
     def update(self, sparql_update: str) -> None:
         """Apply an update as written (a curator's, through the server)."""

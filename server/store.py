@@ -189,8 +189,11 @@ class Store:
 
     def replace_graph(self, graph_iri: URIRef, graph: Graph) -> None:
         """Atomically replace one named graph with the given triples."""
-        self._update(f"DROP SILENT GRAPH <{graph_iri}> ;\n"
-                     f"{_insert_data(str(graph_iri), _triples(graph))}")
+        self.replace_triples(str(graph_iri), _triples(graph))
+
+    def replace_triples(self, graph_iri: str, triples: Iterable[ox.Triple]) -> None:
+        """Atomically replace one named graph with ``triples``."""
+        self._update(f"DROP SILENT GRAPH <{graph_iri}> ;\n{_insert_data(graph_iri, triples)}")
 
     def update(self, sparql_update: str) -> None:
         """Apply one SPARQL Update as one transaction (``link --online`` writes all its links

@@ -45,6 +45,7 @@ from server.errors import RETRY_AFTER
 from server.executor import QueryRequest
 from server.federation import check_services
 from server.formats import GRAPH
+from server.search import ALL_ENTITIES
 from server.settings import Settings
 from server.snapshots import Snapshots
 from server.store import Store, StoreBusy, StoreError
@@ -222,8 +223,9 @@ def graph_store() -> Response:
             triples = list(store.graph_triples(graph)) + triples
         if graph.startswith(article_prefix):
             _validate_article(store, settings, graph, graph[len(article_prefix):], triples)
-        with store.indexed([graph]):  # the full-text index follows (server.search)
-            _replace(store, graph, triples)
+        # the full-text index follows (server.search); any graph may rename entities
+        with store.indexed([graph, ALL_ENTITIES]):
+            store.replace_triples(graph, triples)  # atomic on both backends
     return Response(status=204 if existed else 201)
 
 
@@ -271,14 +273,6 @@ def _body() -> list[ox.Triple]:
         return list(ox.parse(request.get_data(), format=rdf_format, base_iri=request.base_url))
     except SyntaxError as exc:
         raise BadRequest(f"The body is not valid {request.mimetype}: {exc}") from exc
-
-
-def _replace(store: Store, graph: str, triples: list[ox.Triple]) -> None:
-    body = "\n".join(f"{t.subject} {t.predicate} {t.object} ." for t in triples)
-    update = f"DROP SILENT GRAPH <{graph}> ;\nINSERT DATA {{ GRAPH <{graph}> {{\n{body}\n}} }}"
-    # A remote store sends newsgraph's own updates in as many requests as its engine takes
-    # (Virtuoso refuses an article graph in one: server.sparql_store.split_update).
-    getattr(store, "write", store.update)(update)
 
 
 def _validate_article(store: Store, settings: Settings, graph: str, article_id: str,
