@@ -45,7 +45,8 @@ existing SPARQL store"):
   (tested with a reader polling while a writer is killed). The entity descriptions are
   merged first, by updates that give the same result when repeated.
 - Virtuoso reads ``"1"^^xsd:decimal`` (no point) as the integer 1 and stores an
-  xsd:integer: such literals are sent as ``"1.0"`` (:func:`with_decimal_points`). Its
+  xsd:integer: such literals are written as ``"1.0"`` (:func:`with_decimal_points`; updates
+  only: in a query Virtuoso fails on some in aggregates, SR128). Its
   ``DROP GRAPH`` fails for a graph filled by INSERT: a curator's is sent SILENT when the
   graph holds triples (:meth:`SparqlStore.update`).
 """
@@ -441,8 +442,7 @@ class SparqlStore:
             if named_graphs is not None:
                 params += [("named-graph-uri", g) for g in named_graphs or [NO_GRAPH]]
         text = define + with_prefixes(sparql)  # a DEFINE comes before the prologue
-        if self.virtuoso:
-            text = with_decimal_points(text)
+        if self.virtuoso:  # no decimal points added here: Virtuoso fails on some (SR128)
             params.append(("timeout", str(int(self.timeout * 1000))))
         started = time.monotonic()
         response = self._post(self.query_url, [("query", text), *params], accept)
