@@ -87,7 +87,7 @@ def main() -> None:
         stages = {
             "baseline: pyoxigraph extend (memory)": lambda: ox.Store().extend(quads),
             "read + check record (JSON Schema)": lambda: load_record(SEED),
-            "map to RDF (rdflib)": lambda: map_record(record, iris),
+            "map to RDF": lambda: map_record(record, iris),
             "validate (SHACL, one query per text)": lambda: validate_article(mapped),
             "validate (SHACL, one query per mention)": lambda: shacl_validate(
                 mapped.graph + mapped.entities, shacl_graph=naive, inference="none"),

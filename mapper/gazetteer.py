@@ -37,7 +37,7 @@ import os
 import re
 import unicodedata
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, lru_cache
 from pathlib import Path
 
 KB_PATH = Path(__file__).with_name("kb") / "gazetteer.json.gz"
@@ -61,6 +61,7 @@ _SPACES = re.compile(r"\s+")
 _ACRONYM = re.compile(r"[A-Z][A-Z&]{1,4}")
 
 
+@lru_cache(maxsize=1 << 14)  # an article folds ~500 strings, ~10 of them not seen before
 def fold(text: str) -> str:
     """Diacritics and punctuation removed, case kept: 'Erdoğan' -> 'Erdogan', 'U.S.' -> 'US'."""
     text = unicodedata.normalize("NFKD", text)
@@ -134,7 +135,7 @@ class Gazetteer:
         for city, state in data["capitals"]:
             self._capitals.setdefault(state, []).append(city)
         self._unverified = frozenset(data["unverified"])
-        self._fuzzy_keys: list[str] | None = None
+        self._fuzzy_keys: dict[int, list[str]] | None = None  # by length, each list sorted
 
     @classmethod
     def load(cls, path: Path | None = None) -> Gazetteer:
@@ -231,12 +232,17 @@ class Gazetteer:
         if len(tokens) < 2 or len(key) < 10 or key in self._unverified:
             return []
         if self._fuzzy_keys is None:
-            self._fuzzy_keys = sorted(k for k in self._index
-                                      if " " in k and len(k) >= 10)
-        found = process.extract(key, self._fuzzy_keys, scorer=fuzz.ratio, score_cutoff=92,
-                                limit=limit * 4)
+            self._fuzzy_keys = {}
+            for k in sorted(k for k in self._index if " " in k and len(k) >= 10):
+                self._fuzzy_keys.setdefault(len(k), []).append(k)
+        # ratio = 100 (1 - indel distance / total length) >= 92 needs lengths within 8% of
+        # their sum: only those keys are scored (2x faster than all ~10,000)
+        n = len(key)
+        choices = [k for length in range(-(-92 * n // 108), 108 * n // 92 + 1)
+                   for k in self._fuzzy_keys.get(length, ())]
+        found = process.extract(key, choices, scorer=fuzz.ratio, score_cutoff=92, limit=None)
         best: dict[str, Candidate] = {}
-        for choice, ratio, _ in sorted(found, key=lambda f: (-f[1], f[0])):
+        for choice, ratio, _ in sorted(found, key=lambda f: (-f[1], f[0]))[:limit * 4]:
             other = choice.split()
             if len(other) != len(tokens) or choice == key:
                 continue

@@ -11,13 +11,22 @@ therefore be stored in two graphs, which keeps the union default graph a set.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from decimal import Decimal
+from functools import cached_property, lru_cache
 
 from rdflib import OWL, RDF, RDFS, XSD, Graph, Literal, URIRef
 
+from mapper import ntriples
 from mapper.namespaces import ITSRDF, NG, NGT, NIF, PROV, SCHEMA, SEM, Iris, wikidata_iri
+from mapper.ntriples import Triple
 from mapper.records import DateValue, Entity, Event, Record
+
+Add = Callable[[Triple], None]
+#: Literals of values that recur from article to article (offsets, counts, dates, flags,
+#: kinds), made once per process: Literal() costs about 2 µs.
+_value = lru_cache(maxsize=1 << 14, typed=True)(Literal)
 
 ACTOR_CLASSES = {
     "Person": (NG.Actor, NG.Person),
@@ -47,27 +56,84 @@ DIRECT_COUNTS = {
 
 
 @dataclass(frozen=True)
-class MappedArticle:
-    """The RDF of one article: its own named graph and its contribution to the entities graph."""
+class Triples:
+    """Triples as mapped: rdflib terms, each triple once, no blank nodes."""
 
-    article_id: str
-    article_iri: URIRef
-    graph_iri: URIRef
-    graph: Graph
-    entities_graph_iri: URIRef
-    entities: Graph
+    triples: tuple[Triple, ...]
+
+    @classmethod
+    def of(cls, triples: Iterable[Triple]) -> Triples:
+        """Each triple once, as in a Graph (two mentions of one span are one node)."""
+        return cls(tuple(dict.fromkeys(triples)))
+
+    def __len__(self) -> int:
+        return len(self.triples)
+
+    @cached_property
+    def nt(self) -> str:
+        """The N-Triples lines, as rdflib's serializer writes them."""
+        return ntriples.lines(self.triples)
+
+    def graph(self) -> Graph:
+        graph = Graph()
+        for triple in self.triples:
+            graph.add(triple)
+        return graph
+
+
+class MappedArticle:
+    """The RDF of one article: its own named graph and its contribution to the entities graph.
+
+    Mapping leaves the triples in plain tuples (:class:`Triples`): ingest only validates them
+    (mapper.shacl_sparql) and writes them as N-Triples, and building an rdflib Graph costs
+    more than all the rest of mapping (its store keeps three indexes per triple). ``graph``
+    and ``entities`` build the Graphs on first use, for pyshacl and other readers; from then
+    on the Graphs are the article, and changes to them count.
+    """
+
+    def __init__(self, article_id: str, article_iri: URIRef, graph_iri: URIRef,
+                 graph: Graph | Triples, entities_graph_iri: URIRef,
+                 entities: Graph | Triples) -> None:
+        self.article_id = article_id
+        self.article_iri = article_iri
+        self.graph_iri = graph_iri
+        self.entities_graph_iri = entities_graph_iri
+        self._contents = [graph, entities]
+
+    @property
+    def graph(self) -> Graph:
+        return self._graph(0)
+
+    @property
+    def entities(self) -> Graph:
+        return self._graph(1)
+
+    def _graph(self, index: int) -> Graph:
+        part = self._contents[index]
+        if isinstance(part, Triples):
+            part = self._contents[index] = part.graph()
+        return part
+
+    @property
+    def contents(self) -> tuple[Graph | Triples, Graph | Triples]:
+        """The article graph and the entity descriptions: as mapped, or the Graphs once built."""
+        graph, entities = self._contents
+        return graph, entities
 
     @property
     def triple_count(self) -> int:
-        return len(self.graph) + len(self.entities)
+        return sum(len(part) for part in self._contents)
 
     def serialized(self) -> ArticleTriples:
+        graph_nt, entities_nt = (
+            part.nt.encode() if isinstance(part, Triples)
+            else part.serialize(format="nt", encoding="utf-8") for part in self._contents)
         return ArticleTriples(
             article_id=self.article_id,
             graph_iri=str(self.graph_iri),
-            graph_nt=self.graph.serialize(format="nt", encoding="utf-8"),
+            graph_nt=graph_nt,
             entities_graph_iri=str(self.entities_graph_iri),
-            entities_nt=self.entities.serialize(format="nt", encoding="utf-8"),
+            entities_nt=entities_nt,
             triple_count=self.triple_count,
         )
 
@@ -110,141 +176,143 @@ def map_record(record: Record, iris: Iris) -> MappedArticle:
     """Build the article graph and the entity descriptions for one record."""
     article = record.article
     aid = article.id
-    g = Graph()
-    entities = Graph()
+    triples: list[Triple] = []
+    entities: list[Triple] = []
+    add = triples.append
     iri_of = {e.id: entity_iri(iris, aid, e) for e in record.entities.values()}
 
     for entity in record.entities.values():
         subject = iri_of[entity.id]
-        target = g if (entity.scope == "article" and not entity.wikidata) else entities
-        _describe_entity(target, subject, entity)
+        local = entity.scope == "article" and not entity.wikidata
+        _describe_entity(add if local else entities.append, subject, entity)
 
     art = iris.article(aid)
     text = iris.text(aid)
     extraction = iris.extraction(aid)
-    g.add((art, RDF.type, NG.Article))
-    g.add((art, SCHEMA.headline, Literal(article.headline)))
-    g.add((art, SCHEMA.inLanguage, Literal(article.language)))
-    g.add((art, NG.text, text))
+    add((art, RDF.type, NG.Article))
+    add((art, SCHEMA.headline, Literal(article.headline)))
+    add((art, SCHEMA.inLanguage, _value(article.language)))
+    add((art, NG.text, text))
     if article.published:
-        g.add((art, SCHEMA.datePublished, Literal(article.published)))
+        add((art, SCHEMA.datePublished, _value(article.published)))
     if article.url:
-        g.add((art, SCHEMA.url, URIRef(article.url)))
+        add((art, SCHEMA.url, URIRef(article.url)))
     if article.source:
-        g.add((art, NG.sourceName, Literal(article.source)))
+        add((art, NG.sourceName, _value(article.source)))
     if article.publisher:
-        g.add((art, SCHEMA.publisher, iri_of[article.publisher]))
+        add((art, SCHEMA.publisher, iri_of[article.publisher]))
     if article.dateline:
-        g.add((art, NG.dateline, iri_of[article.dateline]))
+        add((art, NG.dateline, iri_of[article.dateline]))
 
-    g.add((text, RDF.type, NIF.Context))
-    g.add((text, NIF.isString, Literal(article.body)))
-    g.add((text, NIF.beginIndex, Literal(0)))
-    g.add((text, NIF.endIndex, Literal(len(article.body))))
+    add((text, RDF.type, NIF.Context))
+    add((text, NIF.isString, Literal(article.body)))
+    add((text, NIF.beginIndex, _value(0)))
+    add((text, NIF.endIndex, _value(len(article.body))))
 
-    g.add((extraction, RDF.type, PROV.Activity))
-    g.add((extraction, PROV.used, art))
-    g.add((extraction, NG.extractor, Literal(record.extractor_name)))
-    g.add((extraction, NG.extractorVersion, Literal(record.extractor_version)))
+    add((extraction, RDF.type, PROV.Activity))
+    add((extraction, PROV.used, art))
+    add((extraction, NG.extractor, _value(record.extractor_name)))
+    add((extraction, NG.extractorVersion, _value(record.extractor_version)))
 
     mention_iris = []
     for m in record.mentions:
         node = iris.mention(aid, m.start, m.end)
         mention_iris.append(node)
-        _add_span(g, node, text, m.start, m.end, m.text, m.kind)
+        _add_span(add, node, text, m.start, m.end, m.text, m.kind)
         if m.entity:
-            g.add((node, ITSRDF.taIdentRef, iri_of[m.entity]))
+            add((node, ITSRDF.taIdentRef, iri_of[m.entity]))
         if m.title:
-            g.add((node, NG.title, Literal(m.title)))
+            add((node, NG.title, Literal(m.title)))
         if m.affiliation:
-            g.add((node, NG.affiliation, iri_of[m.affiliation]))
+            add((node, NG.affiliation, iri_of[m.affiliation]))
         if m.metonymy:
-            g.add((node, NG.metonymy, Literal(True)))
+            add((node, NG.metonymy, _value(True)))
         if m.date:
-            _add_date(g, node, m.date)
+            _add_date(add, node, m.date)
         if m.value is not None:
-            g.add((node, NG.value, Literal(m.value)))
+            add((node, NG.value, _value(m.value)))
 
     for event in record.events:
         ev = iris.event(aid, event.id)
-        g.add((ev, RDF.type, NG.Event))
-        g.add((ev, RDF.type, SEM.Event))
-        g.add((ev, RDFS.label, Literal(_event_label(record, event))))
-        g.add((ev, NG.eventType, NGT[event.type]))
-        g.add((ev, NG.confidence, decimal(event.confidence)))
-        g.add((ev, NG.modality, Literal(event.modality)))
-        g.add((ev, NG.background, Literal(event.background)))
-        g.add((ev, PROV.wasDerivedFrom, art))
-        g.add((ev, PROV.wasGeneratedBy, extraction))
+        add((ev, RDF.type, NG.Event))
+        add((ev, RDF.type, SEM.Event))
+        add((ev, RDFS.label, Literal(_event_label(record, event))))
+        add((ev, NG.eventType, NGT[event.type]))
+        add((ev, NG.confidence, decimal(event.confidence)))
+        add((ev, NG.modality, _value(event.modality)))
+        add((ev, NG.background, _value(event.background)))
+        add((ev, PROV.wasDerivedFrom, art))
+        add((ev, PROV.wasGeneratedBy, extraction))
         trigger = URIRef(f"{ev}/trigger")
-        g.add((ev, NG.trigger, trigger))
+        add((ev, NG.trigger, trigger))
         t = event.trigger
-        _add_span(g, trigger, text, t.start, t.end, t.text, "trigger")
+        _add_span(add, trigger, text, t.start, t.end, t.text, "trigger")
         if event.date:
-            _add_date(g, ev, event.date)
+            _add_date(add, ev, event.date)
         if event.place:
-            g.add((ev, NG.place, iri_of[event.place]))
+            add((ev, NG.place, iri_of[event.place]))
         if event.reported_by:
-            g.add((ev, NG.reportedBy, iri_of[event.reported_by]))
+            add((ev, NG.reportedBy, iri_of[event.reported_by]))
         for j, p in enumerate(event.participants):
             role = URIRef(f"{ev}/role/{j}")
             actor = iri_of[p.entity]
-            g.add((ev, ROLE_PROPERTIES[p.role], actor))
-            g.add((ev, SEM.hasActor, role))
-            g.add((role, RDF.type, SEM.Role))
-            g.add((role, RDF.value, actor))
-            g.add((role, SEM.roleType, ROLE_TYPES[p.role]))
+            add((ev, ROLE_PROPERTIES[p.role], actor))
+            add((ev, SEM.hasActor, role))
+            add((role, RDF.type, SEM.Role))
+            add((role, RDF.value, actor))
+            add((role, SEM.roleType, ROLE_TYPES[p.role]))
             if p.mention is not None:
-                g.add((role, NG.mention, mention_iris[p.mention]))
+                add((role, NG.mention, mention_iris[p.mention]))
         totals: dict[str, int] = defaultdict(int)
         for j, q in enumerate(event.quantities):
             node = URIRef(f"{ev}/quantity/{j}")
-            g.add((ev, NG.quantity, node))
-            g.add((node, RDF.type, NG.Quantity))
-            g.add((node, NG.quantityKind, Literal(q.kind)))
-            g.add((node, RDF.value, Literal(q.value)))
-            g.add((node, NG.qualifier, Literal(q.qualifier)))
+            add((ev, NG.quantity, node))
+            add((node, RDF.type, NG.Quantity))
+            add((node, NG.quantityKind, _value(q.kind)))
+            add((node, RDF.value, _value(q.value)))
+            add((node, NG.qualifier, _value(q.qualifier)))
             if q.counts:
-                g.add((node, NG.counts, Literal(q.counts)))
+                add((node, NG.counts, _value(q.counts)))
             if q.mention is not None:
-                g.add((node, NG.mention, mention_iris[q.mention]))
+                add((node, NG.mention, mention_iris[q.mention]))
             totals[q.kind] += q.value
         for kind, total in totals.items():
             if kind in DIRECT_COUNTS:
-                g.add((ev, DIRECT_COUNTS[kind], Literal(total)))
+                add((ev, DIRECT_COUNTS[kind], _value(total)))
 
-    return MappedArticle(aid, art, iris.article_graph(aid), g, iris.entities_graph, entities)
+    return MappedArticle(aid, art, iris.article_graph(aid), Triples.of(triples),
+                         iris.entities_graph, Triples.of(entities))
 
 
-def _describe_entity(g: Graph, subject: URIRef, entity: Entity) -> None:
+def _describe_entity(add: Add, subject: URIRef, entity: Entity) -> None:
     for cls in entity_classes(entity):
-        g.add((subject, RDF.type, cls))
-    g.add((subject, RDFS.label, Literal(entity.name)))
+        add((subject, RDF.type, cls))
+    add((subject, RDFS.label, Literal(entity.name)))
     if entity.wikidata:
-        g.add((subject, OWL.sameAs, wikidata_iri(entity.wikidata)))
-        g.add((subject, NG.linkStatus, NG.Linked))
-        g.add((subject, NG.linkScore, decimal(1.0 if entity.link_score is None
-                                               else entity.link_score)))
+        add((subject, OWL.sameAs, wikidata_iri(entity.wikidata)))
+        add((subject, NG.linkStatus, NG.Linked))
+        add((subject, NG.linkScore, decimal(1.0 if entity.link_score is None
+                                            else entity.link_score)))
     else:
-        g.add((subject, NG.linkStatus, NG.Unlinked))
+        add((subject, NG.linkStatus, NG.Unlinked))
 
 
-def _add_span(g: Graph, node: URIRef, context: URIRef, start: int, end: int, text: str,
+def _add_span(add: Add, node: URIRef, context: URIRef, start: int, end: int, text: str,
               kind: str) -> None:
-    g.add((node, RDF.type, NG.Mention))
-    g.add((node, RDF.type, NIF.String))
-    g.add((node, NIF.beginIndex, Literal(start)))
-    g.add((node, NIF.endIndex, Literal(end)))
-    g.add((node, NIF.anchorOf, Literal(text)))
-    g.add((node, NIF.referenceContext, context))
-    g.add((node, NG.mentionKind, Literal(kind)))
+    add((node, RDF.type, NG.Mention))
+    add((node, RDF.type, NIF.String))
+    add((node, NIF.beginIndex, _value(start)))
+    add((node, NIF.endIndex, _value(end)))
+    add((node, NIF.anchorOf, Literal(text)))
+    add((node, NIF.referenceContext, context))
+    add((node, NG.mentionKind, _value(kind)))
 
 
-def _add_date(g: Graph, node: URIRef, date: DateValue) -> None:
-    g.add((node, NG.earliestDate, Literal(date.earliest)))
-    g.add((node, NG.latestDate, Literal(date.latest)))
+def _add_date(add: Add, node: URIRef, date: DateValue) -> None:
+    add((node, NG.earliestDate, _value(date.earliest)))
+    add((node, NG.latestDate, _value(date.latest)))
     if date.day:
-        g.add((node, NG.date, Literal(date.day)))
+        add((node, NG.date, _value(date.day)))
 
 
 def _event_label(record: Record, event: Event) -> str:

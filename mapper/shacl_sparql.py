@@ -61,6 +61,7 @@ from rdflib.term import Node, Variable
 
 from mapper.mapping import MappedArticle
 from mapper.namespaces import PREFIXES
+from mapper.ntriples import quoted
 from mapper.validation import Violation, shapes_graph
 
 SH = Namespace("http://www.w3.org/ns/shacl#")
@@ -79,6 +80,7 @@ _ILL, _JUDGED, _FAILS, _RDFLIB = (_X + p for p in ("ill-typed", "judged", "fails
 _FACT_PARTS = tuple(ox.NamedNode(p) for p in (_SUBJECT, _PREDICATE, _OBJECT))
 _STRING_NAMES = frozenset({str(XSD.string), str(RDF.langString)})
 _SUBCLASS_OF = str(RDFS.subClassOf)
+_SUBCLASS_IRI = f"<{_SUBCLASS_OF}>"
 _ABNORMAL = f"<{_X}compared-by-rdflib>"
 _GRAPH = _X + "article:"
 
@@ -121,8 +123,6 @@ class UnsupportedShapeFeature(ValueError):
 
 # --- terms ---------------------------------------------------------------------------------
 
-_LEXICAL_ESCAPES = str.maketrans({"\\": "\\\\", '"': '\\"', "\n": "\\n", "\r": "\\r"})
-_LEXICAL_UNSAFE = re.compile(r'[\\"\n\r]')
 _IRI_UNSAFE = re.compile(r'[\x00-\x20<>"{}|^`\\]')
 
 
@@ -133,20 +133,19 @@ def _iri(value: str) -> str:
 
 
 def _literal(term: Literal) -> str:
-    lexical = str(term)
-    if _LEXICAL_UNSAFE.search(lexical):
-        lexical = lexical.translate(_LEXICAL_ESCAPES)
+    """A literal in N-Triples and SPARQL (the datatype IRI escaped as :func:`_iri` does)."""
+    lexical = quoted(term)
     language = term.language
     if language:
-        return f'"{lexical}"@{language}'
+        return f"{lexical}@{language}"
     datatype = term.datatype
     if datatype is None:
-        return f'"{lexical}"'
+        return lexical
     key = str(datatype)
     suffix = _DATATYPE_SUFFIXES.get(key)
     if suffix is None:
         suffix = _DATATYPE_SUFFIXES[key] = "^^" + _iri(key)
-    return f'"{lexical}"{suffix}'
+    return lexical + suffix
 
 
 _DATATYPE_SUFFIXES: dict[str, str] = {}
@@ -1067,45 +1066,63 @@ class CompiledShapes:
         """An article's graph and entity descriptions as N-Triples, and as quads what cannot
         go through N-Triples: triples with blank nodes (pyoxigraph's parser renames them) and
         the facts rdflib knows about the literals (ill-typed ones, per triple; values only
-        rdflib can compare, per graph), in the default graph."""
+        rdflib can compare, per graph), in the default graph. Triples as mapped bring their
+        N-Triples (the ones ingest then writes), rdflib Graphs are written here."""
+        texts: list[str] = []
+        quads: list[ox.Quad] = []
+        for part in article.contents:
+            if isinstance(part, Graph):
+                texts.append(self._graph_triples(batch, part, graph, quads))
+                continue
+            texts.append(part.nt)
+            if _SUBCLASS_IRI in part.nt:  # a literal holding it only costs the slower queries
+                batch.subclasses = True
+            for s, p, o in part.triples:
+                if isinstance(o, Literal):
+                    quads.extend(self._literal_facts(batch, graph, (s, p, o)))
+        return "".join(texts), quads
+
+    def _graph_triples(self, batch: _Batch, part: Graph, graph: ox.NamedNode,
+                       quads: list[ox.Quad]) -> str:
+        """The N-Triples of a Graph, adding to ``quads`` what cannot go through them."""
         # rdflib terms hash and compare in Python: the hot loop keys on plain strings
         iris = batch.iris
-        datatypes = self._datatype_names
-        ranges = self._ranges
-        lexicals = self._lexicals
         lines: list[str] = []
-        quads: list[ox.Quad] = []
-        for part in (article.graph, article.entities):
-            for s, p, objects in _by_subject_and_predicate(part):
-                subject = self._term(batch, s, "subject")
-                predicate = self._term(batch, p, "predicate")
-                head = f"{subject} {predicate} "
-                checks = ranges.get(str(p))
-                lexical_checks = lexicals.get(str(p))
-                for o in objects:
-                    if type(o) is URIRef:
-                        obj = iris.get(str(o)) or self._term(batch, o, "object")
-                    elif isinstance(o, Literal):
-                        obj = _literal(o)
-                        datatype = o.datatype
-                        if datatype is None:
-                            ill = lexical = None
-                        else:
-                            datatype = str(datatype)
-                            ill = datatype in datatypes and _ill_typed(o)
-                            lexical = None if datatype in _STRING_NAMES else lexical_checks
-                        if ill or lexical:
-                            quads.extend(self._fact(batch, graph, (s, p, o), ill, lexical))
-                        if checks is not None and not _compared_by_sparql(o):
-                            quads.extend(self._range_facts(batch, graph, o, checks))
-                    else:
-                        obj = self._term(batch, o, "object")
-                    if subject[0] == "_" or obj[0] == "_":
-                        quads.append(ox.Quad(_ox_term(s, batch), _ox_term(p, batch),
-                                             _ox_term(o, batch), graph))
-                    else:
-                        lines.append(f"{head}{obj} .\n")
-        return "".join(lines), quads
+        for s, p, objects in _by_subject_and_predicate(part):
+            subject = self._term(batch, s, "subject")
+            predicate = self._term(batch, p, "predicate")
+            head = f"{subject} {predicate} "
+            for o in objects:
+                if type(o) is URIRef:
+                    obj = iris.get(str(o)) or self._term(batch, o, "object")
+                elif isinstance(o, Literal):
+                    obj = _literal(o)
+                    quads.extend(self._literal_facts(batch, graph, (s, p, o)))
+                else:
+                    obj = self._term(batch, o, "object")
+                if subject[0] == "_" or obj[0] == "_":
+                    quads.append(ox.Quad(_ox_term(s, batch), _ox_term(p, batch),
+                                         _ox_term(o, batch), graph))
+                else:
+                    lines.append(f"{head}{obj} .\n")
+        return "".join(lines)
+
+    def _literal_facts(self, batch: _Batch, graph: ox.NamedNode,
+                       triple: tuple[Node, Node, Literal]) -> list[ox.Quad]:
+        """What rdflib reads in a triple's literal object that the store would not."""
+        _, p, o = triple
+        datatype = o.datatype
+        if datatype is None:
+            ill = lexical = None
+        else:
+            datatype = str(datatype)
+            ill = datatype in self._datatype_names and _ill_typed(o)
+            lexical = None if datatype in _STRING_NAMES else self._lexicals.get(str(p))
+        quads = self._fact(batch, graph, triple, ill, lexical) if ill or lexical else []
+        checks = self._ranges.get(str(p))
+        if checks is not None and not _compared_by_sparql(o):
+            quads.extend(self._range_facts(batch, graph, o, checks))
+        return quads
 
     @staticmethod
     def _range_facts(batch: _Batch, graph: ox.NamedNode, term: Literal,

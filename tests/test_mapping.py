@@ -1,13 +1,22 @@
-"""Records -> RDF: deterministic IRIs, Wikidata alignment, NIF mentions, graph partition."""
+"""Records -> RDF: deterministic IRIs, Wikidata alignment, NIF mentions, graph partition, and
+the N-Triples ingest writes (rdflib's, line for line, without going through rdflib)."""
 
 from __future__ import annotations
 
-from rdflib import OWL, RDF, RDFS, BNode, Literal, URIRef
+import dataclasses
+
+import pytest
+from conftest import generated_corpus
+from rdflib import OWL, RDF, RDFS, BNode, Graph, Literal, Namespace, URIRef
 from rdflib.compare import isomorphic
 
-from mapper.mapping import map_record
-from mapper.namespaces import ITSRDF, NG, NGT, NIF, SEM, WD, Iris
+from mapper import ntriples
+from mapper.mapping import MappedArticle, Triples, map_record
+from mapper.namespaces import ITSRDF, NG, NGT, NIF, SCHEMA, SEM, WD, Iris
+from mapper.pipeline import Reader
 from mapper.records import parse_record
+
+XSD = Namespace("http://www.w3.org/2001/XMLSchema#")  # rdflib's closed XSD warns under pytest
 
 
 def test_same_record_same_triples(seed_record, iris):
@@ -121,3 +130,86 @@ def test_mapping_differs_when_the_record_differs(seed_json, iris):
     seed_json["events"][0]["confidence"] = 0.5
     changed = map_record(parse_record(seed_json), iris)
     assert not isomorphic(original.graph, changed.graph)
+
+
+# --- N-Triples: what rdflib's serializer writes ----------------------------------------------
+
+def rdflib_lines(graph: Graph) -> list[str]:
+    return graph.serialize(format="nt", encoding="utf-8").decode().splitlines()
+
+
+def assert_serialized_as_rdflib(mapped: MappedArticle) -> None:
+    """The N-Triples of the mapped tuples are the lines rdflib writes for the same article's
+    Graphs, byte for byte (in another order), each once; the count agrees with the Graphs."""
+    triples = mapped.serialized()  # before the Graphs exist: from the tuples
+    assert isinstance(mapped.contents[0], Triples) and isinstance(mapped.contents[1], Triples)
+    for nt, graph in ((triples.graph_nt, mapped.graph), (triples.entities_nt, mapped.entities)):
+        lines = nt.decode().splitlines()
+        assert len(lines) == len(set(lines)) == len(graph)
+        assert set(lines) == set(rdflib_lines(graph))
+    assert triples.triple_count == len(mapped.graph) + len(mapped.entities)
+
+
+def test_serialized_is_rdflib_nt_for_the_seed(seed_record, iris):
+    assert_serialized_as_rdflib(map_record(seed_record, iris))
+
+
+def test_serialized_is_rdflib_nt_for_a_generated_corpus(tmp_path, iris):
+    corpus = generated_corpus(tmp_path, 200, 11)
+    reader = Reader()
+    paths = sorted(corpus.glob("*.jsonl"))
+    lines = [(path, n, line) for path in paths
+             for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1)]
+    assert len(lines) == 200
+    for path, n, line in lines:
+        assert_serialized_as_rdflib(map_record(reader.json_line(path, n, line), iris))
+
+
+def test_serialized_escapes_as_rdflib(seed_json, iris):
+    seed_json["article"]["headline"] = 'He said "no" \\ to\tthe\rplan\x01 é 𝄞 \\n'
+    seed_json["article"]["body"] += ' He said "\\" and left.\r\n'  # offsets unchanged
+    assert_serialized_as_rdflib(map_record(parse_record(seed_json), iris))
+
+
+def test_a_triple_mapped_twice_is_written_once(seed_record, iris):
+    """Records forbid two mentions of one span, but a Graph is a set whatever the input."""
+    twice = dataclasses.replace(seed_record, mentions=(*seed_record.mentions,
+                                                       seed_record.mentions[0]))
+    once = map_record(seed_record, iris)
+    mapped = map_record(twice, iris)
+    assert mapped.triple_count == once.triple_count
+    assert mapped.serialized() == once.serialized()
+    assert_serialized_as_rdflib(map_record(twice, iris))
+
+
+def test_ntriples_writes_terms_as_rdflib():
+    s = URIRef("http://example.org/s")
+    objects = [URIRef("http://example.org/o?a=1&b=%20#f"), URIRef("urn:x:é"), Literal(""),
+               Literal("plain"), Literal('a "b" \\ c\nd\re\tf\x00\x7f é 𝄞'),
+               Literal("en", lang="en-GB"), Literal("x", datatype=XSD.string), Literal(-3),
+               Literal(True), Literal("0.50", datatype=XSD.decimal), Literal(1.5e300),
+               Literal("abc", datatype=XSD.integer), Literal("x", datatype=URIRef("urn:dt"))]
+    graph = Graph()
+    for o in objects:
+        graph.add((s, URIRef("http://example.org/p"), o))
+    assert sorted(ntriples.lines(graph).splitlines()) == sorted(rdflib_lines(graph))
+
+
+@pytest.mark.parametrize("bad", [URIRef("http://example.org/a b"), URIRef("http://x/<y>"),
+                                 BNode("b"), Literal("x")])
+def test_ntriples_refuses_what_is_not_a_writable_iri(bad):
+    with pytest.raises(ValueError):
+        ntriples.lines([(bad, SCHEMA.name, Literal("x"))])
+
+
+def test_the_graphs_once_built_are_the_article(seed_record, iris):
+    """``graph`` builds the rdflib Graph on first use; from then on changes to it count."""
+    mapped = map_record(seed_record, iris)
+    before = mapped.triple_count
+    mapped.graph.remove((mapped.article_iri, SCHEMA.headline, None))
+    mapped.entities.add((iris.linked_entity("Q43"), RDFS.comment, Literal("changed")))
+    assert isinstance(mapped.contents[0], Graph) and mapped.graph is mapped.graph
+    assert mapped.triple_count == before
+    triples = mapped.serialized()
+    assert b"headline" not in triples.graph_nt
+    assert b"changed" in triples.entities_nt
