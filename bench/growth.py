@@ -84,13 +84,15 @@ def tree_uss(process: psutil.Process) -> int:
 
 
 class Serve:
-    """`newsgraph serve` on a free loopback port, result cache off, until closed."""
+    """`newsgraph serve` on a free loopback port, result cache off, until closed; ``env``
+    adds to its environment."""
 
-    def __init__(self, data: Path, cache_bytes: int = 0, query_workers: int = 2):
+    def __init__(self, data: Path, cache_bytes: int = 0, query_workers: int = 2,
+                 env: dict[str, str] | None = None):
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}/"
         env = {**os.environ, "NEWSGRAPH_RESULT_CACHE_BYTES": str(cache_bytes),
-               "NEWSGRAPH_QUERY_TIMEOUT": "300", "NEWSGRAPH_QUEUE_WAIT": "600"}
+               "NEWSGRAPH_QUERY_TIMEOUT": "300", "NEWSGRAPH_QUEUE_WAIT": "600", **(env or {})}
         self.process = subprocess.Popen(
             [NEWSGRAPH, "--data", str(data), "serve", "--port", str(self.port),
              "--query-workers", str(query_workers)],

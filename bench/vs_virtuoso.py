@@ -208,22 +208,37 @@ def send(session: requests.Session, url: str, query: Query) -> requests.Response
 
 def load(url: str, clients: int, duration: float,
          next_query: Callable[[int, int], Query]) -> Run:
-    """``clients`` threads send ``next_query(client, i)`` back to back for ``duration``."""
+    """``clients`` threads send ``next_query(client, i)`` to ``url`` back to back for
+    ``duration``, each with its own session."""
+    def client() -> Callable[[Query], bool]:
+        session = requests.Session()
+
+        def call(query: Query) -> bool:
+            try:
+                return send(session, url, query).status_code == 200
+            except requests.RequestException:
+                return False
+        return call
+
+    return drive(client, clients, duration, next_query)
+
+
+def drive(make_call: Callable[[], Callable[[Query], bool]], clients: int, duration: float,
+          next_query: Callable[[int, int], Query]) -> Run:
+    """``clients`` threads, each with its own ``make_call()``, call ``next_query(client, i)``
+    back to back for ``duration``; a call returns whether it succeeded."""
     run = Run()
     lock = threading.Lock()
     stop = time.monotonic() + duration
 
     def client(number: int) -> None:
-        session = requests.Session()
+        call = make_call()
         for i in itertools.count():
             if time.monotonic() >= stop:
                 return
             query = next_query(number, i)
             start = time.perf_counter()
-            try:
-                ok = send(session, url, query).status_code == 200
-            except requests.RequestException:
-                ok = False
+            ok = call(query)
             elapsed = time.perf_counter() - start
             with lock:
                 if ok:

@@ -17,6 +17,7 @@ with its process. Everything a query does goes through :meth:`QueryExecutor.exec
 from __future__ import annotations
 
 import gzip
+import io
 import shutil
 import tempfile
 import threading
@@ -24,6 +25,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
+from typing import IO
 
 import pyoxigraph as ox
 from werkzeug.exceptions import BadRequest
@@ -36,7 +38,7 @@ from server.federation import (
     resolve_services,
 )
 from server.formats import GRAPH, SOLUTIONS, Format
-from server.result_cache import ResultCache, spool_of
+from server.result_cache import ResultCache
 from server.results import (
     HtmlFrame,
     Limited,
@@ -73,25 +75,30 @@ class SpooledResult:
     rows: int
     truncated: bool
     size: int
-    _spool: tempfile.SpooledTemporaryFile
+    _spool: IO[bytes]  # a SpooledTemporaryFile, a worker's result file, or bytes in memory
 
     encoding: str | None = None  # Content-Encoding of the spooled bytes
 
     def gzip(self, level: int = 6) -> None:
-        """Compress the spooled body (one streaming pass; memory stays bounded), so the
-        response keeps a Content-Length and the connection can be kept alive."""
-        compressed = tempfile.SpooledTemporaryFile(max_size=SPOOL_MEMORY)  # noqa: SIM115
-        try:
-            with gzip.GzipFile(filename="", mode="wb", fileobj=compressed, mtime=0,
-                               compresslevel=level) as out:
-                self._spool.seek(0)
-                shutil.copyfileobj(self._spool, out, CHUNK)
-        except BaseException:
-            compressed.close()
-            raise
+        """Compress the spooled body, so the response keeps a Content-Length and the
+        connection can be kept alive: at once if it fits the memory spool, else in one
+        streaming pass (memory stays bounded)."""
+        self._spool.seek(0)
+        if self.size <= SPOOL_MEMORY:
+            compressed: IO[bytes] = io.BytesIO(gzip.compress(self._spool.read(), level,
+                                                             mtime=0))
+        else:
+            compressed = tempfile.SpooledTemporaryFile(max_size=SPOOL_MEMORY)  # noqa: SIM115
+            try:
+                with gzip.GzipFile(filename="", mode="wb", fileobj=compressed, mtime=0,
+                                   compresslevel=level) as out:
+                    shutil.copyfileobj(self._spool, out, CHUNK)
+            except BaseException:
+                compressed.close()
+                raise
         self._spool.close()
         self._spool = compressed
-        self.size = compressed.tell()
+        self.size = compressed.seek(0, io.SEEK_END)
         self.encoding = "gzip"
 
     def chunks(self) -> Iterator[bytes]:
@@ -140,7 +147,7 @@ class QueryExecutor:
         cached = self.results.get(key, choose) if key else None
         if cached is not None:
             return SpooledResult(cached.media_type, cached.fmt, cached.rows, cached.truncated,
-                                 len(cached.body), spool_of(cached.body, SPOOL_MEMORY))
+                                 len(cached.body), io.BytesIO(cached.body))
         if self.pool is not None:
             with self.slot() as wait_left:
                 result = self.pool.execute(request, choose, html, wait_left)
@@ -174,7 +181,8 @@ def evaluate(store, request: QueryRequest, spool, choose: Chooser,
         query = resolve_services(request.query,
                                  lambda local: _query(store, replace(request, query=local)),
                                  federation, _local_services(store, federation))
-        result = _query(store, replace(request, query=query))
+        result = _query(store, request if query == request.query else
+                        replace(request, query=query))
         kind = GRAPH if isinstance(result, ox.QueryTriples) else SOLUTIONS
         media_type, fmt = choose(kind)
         frame = html(kind) if fmt.is_html and html else None

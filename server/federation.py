@@ -78,6 +78,9 @@ if TYPE_CHECKING:
 
 #: Endpoints a query may federate with unless NEWSGRAPH_FEDERATION_ALLOWLIST says otherwise.
 ALLOWED_SERVICES = ("https://query.wikidata.org/sparql",)
+#: Every way a query can spell the SERVICE keyword: the word itself, or codepoint escapes.
+#: A query with neither (nearly every query) skips the scans, which run for every request.
+_MAYBE_SERVICE = re.compile(r"service|\\u", re.IGNORECASE)
 
 #: The solutions of a SERVICE clause: variable names and rows of terms (absent: unbound).
 Term = ox.NamedNode | ox.Literal | ox.BlankNode
@@ -138,6 +141,8 @@ class FederationConfig:
 
 def check_services(query: str, allowed: Iterable[str] = ALLOWED_SERVICES) -> None:
     """400 if the query would call an endpoint that is not allowed, before any call."""
+    if not _MAYBE_SERVICE.search(query):
+        return
     allowed = tuple(allowed)
     text = unescape(query)
     masked = mask(text)
@@ -171,6 +176,8 @@ def resolve_services(query: str, run_local: RunLocal, config: FederationConfig,
                      local_services: Mapping[str, LocalService] | None = None) -> str:
     """``query`` with every SERVICE clause replaced by a VALUES block of its solutions (the
     query unchanged if it has none). Raises 400/502/504 HTTP exceptions."""
+    if not _MAYBE_SERVICE.search(query):
+        return query
     local_services = local_services or {}
     text = unescape(query)
     if "SERVICE" not in mask(text).upper():

@@ -10,19 +10,25 @@ the query over a pipe to an idle worker and waits for the answer at most the tim
 (a killed reader cannot damage a snapshot: it never writes), the client gets the timeout
 error, and a fresh worker is started in the background. The other workers keep serving.
 
-A worker writes the result, serialized by :func:`server.executor.evaluate` (the same code,
-row cap and soft deadline as in-process evaluation), into a file the request thread created;
-the request thread then sends that file. Memory is bounded on both sides whatever the size
-of the result. HTML results are written as table rows only and framed here, because the page
-template needs the Flask app.
+A worker serializes the result with :func:`server.executor.evaluate` (the same code, row cap
+and soft deadline as in-process evaluation) into a :class:`ResultSpool`: a result of up to
+:data:`PIPE_BYTES` comes back in the reply, over the pipe; only a larger one goes into a
+file, which the worker creates under a name the request thread chose, and which the request
+thread sends and deletes whatever happens. Most results are small, and a file per query cost
+more than a point lookup itself (creating it, and deleting it on a busy disk). Memory is
+bounded on both sides whatever the size of the result. HTML results are written as table
+rows only and framed here, because the page template needs the Flask app.
 """
 
 from __future__ import annotations
 
 import contextlib
+import io
 import logging
 import os
 import queue
+import secrets
+import select
 import shutil
 import signal
 import tempfile
@@ -32,6 +38,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from pathlib import Path
+from typing import BinaryIO
 
 from werkzeug.exceptions import HTTPException, InternalServerError, default_exceptions
 
@@ -48,6 +55,9 @@ log = logging.getLogger("newsgraph.workers")
 GRACE = 0.25
 #: Seconds a new worker may take to start before it is given up on.
 START_TIMEOUT = 60.0
+#: Largest result sent back over the pipe; a larger one goes through a file. The request
+#: thread holds a result this size in memory at most, as the in-process spool does.
+PIPE_BYTES = SPOOL_MEMORY
 
 
 class WorkerCrashed(InternalServerError):
@@ -57,15 +67,55 @@ class WorkerCrashed(InternalServerError):
 
 
 @dataclass(frozen=True)
+class WorkerConfig:
+    """What every query of a pool shares: sent once, to each worker as it starts."""
+
+    snapshots_dir: str
+    max_rows: int
+    timeout: float
+    federation: FederationConfig
+
+
+@dataclass(frozen=True)
 class Job:
     request: QueryRequest
     #: per result kind: (media type, format name) or (status, message) of the refusal
     choices: dict[str, tuple]
     html: bool
-    max_rows: int
-    timeout: float
+    #: the file for a result larger than PIPE_BYTES; the worker creates it only then
     path: str
-    federation: FederationConfig
+
+
+class ResultSpool:
+    """Where a worker writes a result: memory up to ``limit`` bytes, then the file ``path``,
+    created exclusively (a name planted in a shared temporary folder is refused, not
+    followed) and readable by this user only, as ``mkstemp`` would."""
+
+    def __init__(self, path: str, limit: int):
+        self.path = path
+        self.limit = limit
+        self._memory: io.BytesIO | None = io.BytesIO()
+        self._file: BinaryIO | None = None
+
+    def write(self, data: bytes) -> int:
+        if self._memory is not None:
+            if self._memory.tell() + len(data) <= self.limit:
+                return self._memory.write(data)
+            fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            self._file = os.fdopen(fd, "wb")
+            self._file.write(self._memory.getvalue())
+            self._memory = None
+        assert self._file is not None
+        return self._file.write(data)
+
+    @property
+    def body(self) -> bytes | None:
+        """The result if it stayed in memory; None if it is in the file."""
+        return None if self._memory is None else self._memory.getvalue()
+
+    def close(self) -> None:
+        if self._file is not None:
+            self._file.close()
 
 
 # --- the worker process -----------------------------------------------------------------------
@@ -80,12 +130,12 @@ def _die_with_parent() -> None:
         pass
 
 
-def worker_main(conn: Connection, snapshots_dir: str) -> None:
+def worker_main(conn: Connection, config: WorkerConfig) -> None:
     _die_with_parent()
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C stops the server, which kills us
     from server.snapshots import Snapshots, SnapshotStore
 
-    store = SnapshotStore(Snapshots(Path(snapshots_dir)))
+    store = SnapshotStore(Snapshots(Path(config.snapshots_dir)))
     with contextlib.suppress(Exception):
         store.current()  # open it now, not on the first query
     conn.send(("ready", os.getpid()))
@@ -94,10 +144,10 @@ def worker_main(conn: Connection, snapshots_dir: str) -> None:
             job: Job = conn.recv()
         except (EOFError, OSError):
             return
-        conn.send(_run(store, job))
+        conn.send(_run(store, config, job))
 
 
-def _run(store, job: Job) -> tuple:
+def _run(store, config: WorkerConfig, job: Job) -> tuple:
     from server.store import StoreError
 
     variables: list[str] = []
@@ -112,13 +162,14 @@ def _run(store, job: Job) -> tuple:
     def rows_only(kind: str) -> HtmlFrame:
         return HtmlFrame(lambda names: variables.extend(names) or "", lambda n, cut: "")
 
+    spool = ResultSpool(job.path, PIPE_BYTES)
     try:
-        with open(job.path, "wb") as spool:
+        with contextlib.closing(spool):
             result = evaluate(store, job.request, spool, choose,
-                              rows_only if job.html else None, job.max_rows, job.timeout,
-                              job.federation)
+                              rows_only if job.html else None, config.max_rows,
+                              config.timeout, config.federation)
         return ("ok", result.media_type, result.fmt.name, result.fmt.kind, result.rows,
-                result.truncated, variables)
+                result.truncated, variables, spool.body)
     except QueryTimedOut:
         return ("timeout",)
     except HTTPException as exc:
@@ -135,6 +186,14 @@ class Worker:
     def __init__(self, process, conn: Connection):
         self.process = process
         self.conn = conn
+        # One poll object for the worker's life: Connection.poll builds a selector per call.
+        self._replies = select.poll()
+        self._replies.register(conn.fileno(), select.POLLIN)
+
+    def answered(self, seconds: float) -> bool:
+        """Whether a reply (or the end of the pipe: the worker died) came within
+        ``seconds``."""
+        return bool(self._replies.poll(seconds * 1000))
 
     @property
     def pid(self) -> int:
@@ -154,12 +213,10 @@ class WorkerPool:
                  federation: FederationConfig, spool_dir: str | None = None):
         import multiprocessing
 
-        self.snapshots_dir = snapshots_dir
         self.size = size
         self.timeout = timeout
-        self.max_rows = max_rows
-        self.federation = federation
-        self.spool_dir = spool_dir
+        self.config = WorkerConfig(str(snapshots_dir), max_rows, timeout, federation)
+        self.spool_dir = spool_dir or tempfile.gettempdir()
         self._context = multiprocessing.get_context("spawn")
         self._idle: queue.Queue[Worker] = queue.Queue()
         self._all: dict[int, Worker] = {}
@@ -177,7 +234,7 @@ class WorkerPool:
     def _spawn(self) -> Worker:
         parent, child = self._context.Pipe()
         process = self._context.Process(target=worker_main, daemon=True,
-                                        args=(child, str(self.snapshots_dir)),
+                                        args=(child, self.config),
                                         name="newsgraph-query-worker")
         process.start()
         child.close()
@@ -240,21 +297,20 @@ class WorkerPool:
             worker = self._idle.get(timeout=wait)
         except queue.Empty:
             raise Overloaded(self.size, wait) from None
-        fd, path = tempfile.mkstemp(prefix="newsgraph-result-", dir=self.spool_dir)
-        os.close(fd)
+        # Not created here: the worker creates it only for a result too large for the pipe.
+        path = os.path.join(self.spool_dir, f"newsgraph-result-{secrets.token_hex(8)}")
         try:
-            reply = self._ask(worker, Job(request, _choices(choose), html is not None,
-                                          self.max_rows, self.timeout, path,
-                                          self.federation))
+            reply = self._ask(worker, Job(request, _choices(choose), html is not None, path))
             return self._result(reply, path, html)
         finally:
+            # An open file stays readable; and a worker killed while writing leaves none.
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(path)
 
     def _ask(self, worker: Worker, job: Job) -> tuple:
         try:
             worker.conn.send(job)
-            if worker.conn.poll(self.timeout + GRACE):
+            if worker.answered(self.timeout + GRACE):
                 reply = worker.conn.recv()
             else:
                 self.kills += 1
@@ -279,10 +335,12 @@ class WorkerPool:
             log.error("a query failed in a worker: %s", reply[1])
             raise InternalServerError("The server failed while answering this query; the "
                                       "error was logged. Please report it with the query.")
-        _, media_type, name, kind, rows, truncated, variables = reply
+        _, media_type, name, kind, rows, truncated, variables, memory = reply
         fmt = FORMAT_NAMES[name][kind]
-        body = open(path, "rb")  # noqa: SIM115 - handed to the response, which closes it
-        os.unlink(path)  # the open file stays readable; nothing is left behind
+        if memory is not None:
+            body: BinaryIO = io.BytesIO(memory)
+        else:
+            body = open(path, "rb")  # noqa: SIM115 - handed to the response, which closes it
         if fmt.is_html and html is not None:
             frame = html(kind)
             framed = tempfile.SpooledTemporaryFile(max_size=SPOOL_MEMORY)  # noqa: SIM115
@@ -292,7 +350,7 @@ class WorkerPool:
                 framed.write(frame.tail(rows, truncated).encode())
             body = framed  # type: ignore[assignment]
         size = body.seek(0, os.SEEK_END)
-        return SpooledResult(media_type, fmt, rows, truncated, size, body)  # type: ignore[arg-type]
+        return SpooledResult(media_type, fmt, rows, truncated, size, body)
 
 
 def _choices(choose: Chooser) -> dict[str, tuple]:

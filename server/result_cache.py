@@ -23,7 +23,6 @@ Entries are evicted least recently used first beyond ``max_bytes`` (NEWSGRAPH_RE
 from __future__ import annotations
 
 import re
-import tempfile
 import threading
 from collections import OrderedDict
 from collections.abc import Callable
@@ -124,11 +123,3 @@ class ResultCache:
             while self._size > self.max_bytes:
                 _, evicted = self._entries.popitem(last=False)
                 self._size -= len(evicted.body)
-
-
-def spool_of(body: bytes, memory: int) -> tempfile.SpooledTemporaryFile:
-    """A fresh spool holding ``body``, positioned at its end as an evaluated result's is."""
-    spool = tempfile.SpooledTemporaryFile(max_size=memory)  # noqa: SIM115 - handed to the response
-    spool.write(body)
-    return spool
-

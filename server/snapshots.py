@@ -39,10 +39,16 @@ class Snapshots:
         self.root = root
 
     def current_name(self) -> str | None:
+        # Read for every query (by the result cache and the query workers): plain system
+        # calls, not pathlib's text layer, which costs several times more.
         try:
-            return (self.root / POINTER).read_text(encoding="ascii").strip() or None
+            fd = os.open(os.path.join(self.root, POINTER), os.O_RDONLY)
         except FileNotFoundError:
             return None
+        try:
+            return os.read(fd, 256).decode("ascii").strip() or None
+        finally:
+            os.close(fd)
 
     def current(self) -> Path | None:
         name = self.current_name()

@@ -16,11 +16,12 @@ enforces the limits.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 from io import BytesIO
 
 import pyoxigraph as ox
 from flask import Blueprint, Flask, Response, current_app, request
-from werkzeug.datastructures import CombinedMultiDict, MultiDict
+from werkzeug.datastructures import CombinedMultiDict, MIMEAccept, MultiDict
 from werkzeug.exceptions import (
     BadRequest,
     Forbidden,
@@ -28,6 +29,7 @@ from werkzeug.exceptions import (
     RequestURITooLarge,
     UnsupportedMediaType,
 )
+from werkzeug.http import parse_accept_header
 
 from server.executor import QueryExecutor, QueryRequest, SpooledResult
 from server.formats import (
@@ -55,6 +57,9 @@ SPARQL_UPDATE = "application/sparql-update"
 GZIP_MIN_BYTES = 1024
 OPERATION_PARAMS = ("query", "update", "default-graph-uri", "named-graph-uri",
                     "using-graph-uri", "using-named-graph-uri")
+#: Format choices whose Accept header and format values are longer than this are not
+#: remembered by :func:`_choice`, so its memory stays small whatever clients send.
+MEMO_CHARS = 1024
 
 
 @dataclass(frozen=True)
@@ -157,22 +162,36 @@ def requested_format_names(params: MultiDict | CombinedMultiDict) -> list[str]:
 def choose_format(kind: str, names: list[str]) -> tuple[str, Format]:
     """The format for a result of ``kind``: the first fitting `format` value, else the best
     match for Accept (the first offer for none or */*), else 406."""
+    accept = request.headers.get("Accept")
+    choose = _choice if len(accept or "") + sum(map(len, names)) <= MEMO_CHARS \
+        else _choice.__wrapped__
+    choice = choose(kind, tuple(names), accept)
+    if isinstance(choice, str):
+        raise NotAcceptable(choice)
+    return choice
+
+
+@lru_cache(maxsize=256)
+def _choice(kind: str, names: tuple[str, ...], accept: str | None) -> tuple[str, Format] | str:
+    """The media type and format, or the message of the 406. Clients send a handful of
+    distinct Accept headers and werkzeug takes tens of microseconds to match one, up to four
+    times a query (both kinds, for the query worker and for the result cache), so each
+    answer is computed once (refusals too: most requests accept only one of the kinds)."""
     if names:
         for name in names:
             fmt = FORMAT_NAMES.get(name, {}).get(kind)
             if fmt is not None:
                 return fmt.media_type, fmt
         fitting = sorted({n for n in DOCUMENTED_NAMES if kind in FORMAT_NAMES[n]})
-        raise NotAcceptable(f"format={names[0]} cannot carry this result; for this query use "
-                            f"one of {', '.join(fitting)}.")
+        return (f"format={names[0]} cannot carry this result; for this query use one of "
+                f"{', '.join(fitting)}.")
     offers = OFFERS[kind]
-    accept = request.accept_mimetypes
-    best = accept.best_match(list(offers)) if accept else next(iter(offers))
+    accepted = parse_accept_header(accept, MIMEAccept)
+    best = accepted.best_match(list(offers)) if accepted else next(iter(offers))
     if best is None:
-        raise NotAcceptable(
-            f"None of the formats this result can be sent in is acceptable to the client "
-            f"(Accept: {request.headers.get('Accept')}). Available: {', '.join(offers)}; or "
-            f"use the format parameter.")
+        return (f"None of the formats this result can be sent in is acceptable to the client "
+                f"(Accept: {accept}). Available: {', '.join(offers)}; or use the format "
+                f"parameter.")
     fmt = offers[best]
     return (fmt.media_type if fmt.is_html else best), fmt
 
