@@ -162,7 +162,8 @@ def test_ingest_killed_at_random_points(tmp_path: Path, corpus: Path,
                                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
                 if round_:  # the first kill comes during start-up, the others mid-ingest
                     new_snapshot(data, before, process)
-                time.sleep(rng.uniform(0.0, 1.0) if round_ else rng.uniform(0.2, 1.0))
+                # a batch of 5 takes a few tens of ms: kill within the next few batches
+                time.sleep(rng.uniform(0.0, 0.3) if round_ else rng.uniform(0.2, 1.0))
                 if process.poll() is None:
                     os.killpg(process.pid, signal.SIGKILL)  # the writer and its workers
                     kills += 1
