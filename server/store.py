@@ -120,7 +120,9 @@ class Store:
         if not articles:
             return
         fresh = self._bulk_loadable(articles)
-        with self.indexed([a.graph_iri for a in articles]):
+        entities = {line[1:line.index(b">")].decode() for a in articles
+                    for line in a.entities_nt.splitlines() if line.startswith(b"<")}
+        with self.indexed([a.graph_iri for a in articles], entities):
             self._update(_replace_articles_update(articles, bulk_loaded=fresh))
             if fresh:
                 self._bulk_load([a for a in articles if a.graph_iri in fresh])
@@ -201,10 +203,13 @@ class Store:
         with self.indexed([ALL_ENTITIES]):  # curation may rename any entity
             self._update(sparql_update)
 
-    def indexed(self, graphs: Sequence[str]) -> AbstractContextManager[None]:
+    def indexed(self, graphs: Sequence[str], entities: Collection[str] | None = None
+                ) -> AbstractContextManager[None]:
         """Around a write that may change these graphs (or :data:`ALL_ENTITIES`): the
-        full-text index follows it, journaled so that a crash cannot make them disagree."""
-        return self.search.tracking(self, graphs) if self.search else nullcontext()
+        full-text index follows it, journaled so that a crash cannot make them disagree.
+        ``entities``: every shared entity whose description the write changes, if known."""
+        return (self.search.tracking(self, graphs, entities) if self.search
+                else nullcontext())
 
     def _update(self, update: str) -> None:
         try:
