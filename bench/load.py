@@ -37,6 +37,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))
 
 from live_serve import Served, ingested_seeds, peak_rss_mb  # noqa: E402
+from timing import run_clients  # noqa: E402
 
 from server.examples import EXAMPLES  # noqa: E402
 
@@ -113,15 +114,10 @@ def client(url: str, until: float, heavy_share: float, seed: int, run: Run,
 def drive(server: Served, clients: int, seconds: float, heavy_share: float) -> Run:
     run = Run(clients)
     lock = threading.Lock()
-    started = time.monotonic()
-    until = started + seconds
-    threads = [threading.Thread(target=client, args=(server.endpoint, until, heavy_share,
-                                                     n, run, lock)) for n in range(clients)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    run.seconds = time.monotonic() - started
+    until = time.monotonic() + seconds
+    run.seconds = run_clients([
+        threading.Thread(target=client, args=(server.endpoint, until, heavy_share, n, run,
+                                              lock)) for n in range(clients)])
     return run
 
 

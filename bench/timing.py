@@ -1,4 +1,5 @@
-"""Timing shared by the benchmark scripts: the median of repeated runs, in seconds.
+"""Timing shared by the benchmark scripts: the median of repeated runs, and the wall time of
+concurrent clients, in seconds.
 
 Medians, not means: this machine is shared and noisy, and every script reports ratios to a
 baseline timed the same way in the same run.
@@ -7,6 +8,7 @@ baseline timed the same way in the same run.
 from __future__ import annotations
 
 import statistics
+import threading
 import time
 from collections.abc import Callable
 
@@ -19,3 +21,13 @@ def timed(fn: Callable[[], object], repeat: int) -> float:
         fn()
         samples.append(time.perf_counter() - start)
     return statistics.median(samples)
+
+
+def run_clients(threads: list[threading.Thread]) -> float:
+    """Start every client thread at once, wait for all: the wall time, in seconds."""
+    start = time.perf_counter()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return time.perf_counter() - start

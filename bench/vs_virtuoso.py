@@ -57,6 +57,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from growth import Serve  # noqa: E402
+from timing import run_clients  # noqa: E402
 
 from mapper.namespaces import PREFIXES  # noqa: E402
 from server.examples import EXAMPLES, with_prefixes  # noqa: E402
@@ -247,13 +248,8 @@ def drive(make_call: Callable[[], Callable[[Query], bool]], clients: int, durati
                 else:
                     run.errors += 1
 
-    threads = [threading.Thread(target=client, args=(n,)) for n in range(clients)]
-    start = time.perf_counter()
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    run.seconds = time.perf_counter() - start
+    run.seconds = run_clients([threading.Thread(target=client, args=(n,))
+                               for n in range(clients)])
     return run
 
 
