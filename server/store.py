@@ -181,9 +181,10 @@ class Store:
         except FileNotFoundError:
             return
         except (OSError, ValueError) as exc:
-            raise StoreError(f"cannot read {self._pending_path}, the list of a bulk load "
-                             f"that did not finish: {exc}; if the store's last ingest was "
-                             f"interrupted, re-run it with --force") from exc
+            raise StoreError(f"cannot read {self._pending_path}, the list of the graphs of a "
+                             f"bulk load that did not finish ({exc}): remove the file and run "
+                             f"the last ingest again with --force, which rewrites every "
+                             f"article whole") from exc
         if graphs:  # the batch's entity descriptions stay: its documents are re-read too
             with self.indexed([*graphs, ALL_ENTITIES]):
                 self._update(" ;\n".join(f"DROP SILENT GRAPH <{g}>" for g in graphs))

@@ -209,3 +209,11 @@ def test_a_bulk_load_the_writer_did_not_finish_is_dropped_by_the_next_writer(see
     assert not store.search.pending()
     indexed = set(store.search.live_documents())
     assert kept.graph_iri in indexed and not indexed & {a.graph_iri for a in batch}
+
+
+def test_an_unreadable_pending_list_is_a_clear_error(tmp_path):
+    Store(tmp_path / "store").search.close()
+    gc.collect()
+    (tmp_path / "store.bulk-pending.json").write_text("[\"http://example.org/g\"")
+    with pytest.raises(StoreError, match="remove the file and run the last ingest again"):
+        Store(tmp_path / "store")
