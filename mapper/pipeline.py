@@ -5,7 +5,8 @@ extraction. Articles (text, JSON with metadata, HTML, and JSON Lines files of ar
 read, extracted with the default rule-based extractor and linked to Wikidata with the
 offline gazetteer. A bad input is rejected with its reasons and the batch goes on; nothing
 already stored is touched by a rejected article, because only validated articles are
-written, each batch in one atomic update.
+written, each batch whole or, once recovered, not at all
+(server.store.Store.replace_articles).
 
 Re-running an ingest (after it was killed, or on a grown corpus) skips the articles already
 stored from the same input: each article graph records the SHA-256 of its input
@@ -13,7 +14,7 @@ stored from the same input: each article graph records the SHA-256 of its input
 digest the store holds are reported "unchanged" without being extracted again.
 
 Everything up to validation runs in worker processes (``workers``); the store has one
-writer, this process, which writes ``batch_size`` articles per transaction. Work is handed
+writer, this process, which writes ``batch_size`` articles per batch. Work is handed
 out a few tasks ahead of the writer, so memory does not grow with the corpus.
 """
 

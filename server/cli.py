@@ -64,8 +64,8 @@ def _writing(what: str, kept: str = "what was committed before is kept and the s
                                      "readable") -> Iterator[None]:
     """A write that fails (a full disk, an I/O error) ends the command with a message
     naming the problem and exit status 1, not a traceback. Batches committed before stay
-    committed (each is one transaction); the dumps and snapshots are replaced atomically, so
-    the previous ones stay in place."""
+    committed (each whole: server.store.Store.replace_articles); the dumps and snapshots
+    are replaced atomically, so the previous ones stay in place."""
     try:
         yield
     except (StoreError, OSError) as exc:
@@ -116,7 +116,7 @@ def _reader(extractor: str) -> Reader:
 @EXTRACTOR_OPTION
 @WORKERS_OPTION
 @click.option("--batch-size", type=click.IntRange(1, 10_000), default=50, show_default=True,
-              help="Articles written per store transaction.")
+              help="Articles written to the store at once (a batch is stored whole or not at all).")
 @click.option("--force", is_flag=True,
               help="Also re-ingest the inputs already stored unchanged (by default a re-run "
                    "skips them).")
