@@ -130,9 +130,11 @@ def ingest(settings: Settings, paths: tuple[Path, ...], progress: bool | None,
     (same bytes, extractor and base IRI) are counted as unchanged and not read again."""
     store = _open_store(settings)
     reader = _reader(extractor)
-    # A running `newsgraph serve` sees each committed batch through a new snapshot.
+    # A running `newsgraph serve` sees the committed batches through a new snapshot every
+    # NEWSGRAPH_SNAPSHOT_INTERVAL seconds.
     writer = store if is_remote(settings) else SnapshottingStore(
-        store, Snapshots(settings.snapshots_dir), settings.snapshot_retention)
+        store, Snapshots(settings.snapshots_dir), settings.snapshot_retention,
+        settings.snapshot_interval)
     with _writing("ingest"):
         report = ingest_paths(paths, writer, settings.iris, progress=progress, reader=reader,
                               workers=workers, batch_size=batch_size,
@@ -265,7 +267,9 @@ def serve(settings: Settings, host: str | None, port: int | None,
     _fresh_snapshot(settings, snapshots)
     pool = WorkerPool(settings.snapshots_dir, settings.query_workers, settings.query_timeout,
                       settings.max_rows, FederationConfig.from_settings(settings))
-    app = create_app(settings, SnapshotStore(snapshots), pool=pool, writer=Writer(settings))
+    # The server's threads may still be reading a snapshot when one of them moves to the next.
+    app = create_app(settings, SnapshotStore(snapshots, linger=settings.snapshot_retention),
+                     pool=pool, writer=Writer(settings))
     click.echo(f"newsgraph serving http://{settings.host}:{settings.port}/ "
                f"(SPARQL at /sparql, dumps at /dumps/; {settings.query_workers} query "
                f"workers; writes {'enabled' if settings.token else 'disabled'})")

@@ -31,7 +31,7 @@ the store write and before the writer publishes its snapshot, whose name is its 
 in nanoseconds (:mod:`server.snapshots`); a stamp is also never below the newest snapshot's
 name. So a snapshot named T sees exactly the rows with ``born <= T < died``: the index as it
 was when the snapshot was taken. Dead rows are deleted once no snapshot is older than their
-death (snapshots are pruned after the query timeout plus a minute); until then BM25's
+death (superseded snapshots are deleted once no reader holds them); until then BM25's
 statistics count them too, a small ranking bias.
 """
 

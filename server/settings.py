@@ -13,6 +13,7 @@
 | NEWSGRAPH_MAX_CONCURRENT_QUERIES | 4 | queries evaluated at once; others wait for a slot |
 | NEWSGRAPH_QUEUE_WAIT | 2 | seconds a query waits for a slot before a 503 |
 | NEWSGRAPH_QUERY_TIMEOUT | 60 | seconds a query may run; it is then killed (hard limit) |
+| NEWSGRAPH_SNAPSHOT_INTERVAL | 10 | seconds between an ingest's snapshots (0: every batch) |
 | NEWSGRAPH_QUERY_WORKERS | cores | processes that evaluate queries for `newsgraph serve` |
 | NEWSGRAPH_RESULT_CACHE_BYTES | 67108864 | bytes of repeated queries' results kept (0: off) |
 | NEWSGRAPH_TOKEN | (none) | bearer token of writes (SPARQL Update, Graph Store); unset: none |
@@ -51,7 +52,8 @@ LIMITS = frozenset({"max_request_bytes", "max_url_bytes", "max_rows", "max_concu
                     "federation_parallel", "federation_max_calls", "federation_timeout",
                     "federation_max_rows", "federation_max_bytes", "rate_burst"})
 #: Fields that must not be negative (0 switches the limit off).
-OPTIONAL_LIMITS = frozenset({"rate_limit", "client_max_queries", "result_cache_bytes"})
+OPTIONAL_LIMITS = frozenset({"rate_limit", "client_max_queries", "result_cache_bytes",
+                             "snapshot_interval"})
 #: Spellings of a boolean setting.
 BOOLEANS = {"1": True, "true": True, "yes": True, "on": True,
             "0": False, "false": False, "no": False, "off": False}
@@ -77,6 +79,7 @@ class Settings:
     max_concurrent_queries: int = 4
     queue_wait: float = 2.0
     query_timeout: float = 60.0
+    snapshot_interval: float = 10.0  # server.snapshots.SnapshottingStore
     query_workers: int = field(default_factory=lambda: os.cpu_count() or 1)
     result_cache_bytes: int = 64 << 20  # server.result_cache
     token: str = field(default="", repr=False)  # never printed or logged
