@@ -8,9 +8,10 @@ size, so a larger corpus contains the smaller) is ingested by the real command, 
 ingest` (2 workers, batches of 50, snapshots, then the dumps), in a fresh data folder that is
 kept under ``--work`` (bench/vs_virtuoso.py reuses it). Then:
 
+- ingest time and dump time: as the ingest reports them (its articles; its gzipped Turtle
+  and N-Triples dumps, written after them); ingest peak memory: the peak of the ingest
+  process tree's summed unique set sizes (writer and workers), sampled every second;
 - store size: the bytes of the store folder on disk;
-- dump time: :func:`server.publish.write_dumps` (gzipped Turtle and N-Triples) of the
-  store, in this process;
 - `newsgraph serve` (result cache off, 2 query workers) runs every example query of
   :mod:`server.examples` but the federated one ``--repeat`` times, one client: p50 and p99
   per query (with 10 repeats p99 is the slowest run);
@@ -26,12 +27,12 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
+import re
 import shutil
 import socket
 import statistics
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 from dataclasses import dataclass, field
@@ -46,7 +47,6 @@ sys.path.insert(0, str(ROOT))
 from corpus import write  # noqa: E402
 
 from server.examples import EXAMPLES  # noqa: E402
-from server.publish import write_dumps  # noqa: E402
 from server.store import Store  # noqa: E402
 
 NEWSGRAPH = str(Path(sys.executable).with_name("newsgraph"))
@@ -59,6 +59,7 @@ class Size:
     articles: int
     triples: int = 0
     ingest_s: float = 0.0
+    ingest_mb: float = 0.0
     store_mb: float = 0.0
     dump_s: float = 0.0
     server_mb: float = 0.0
@@ -112,8 +113,36 @@ class Serve:
         self.process.wait(timeout=30)
 
 
-def query_latencies(url: str, repeat: int, peak: list[int],
-                    server: psutil.Process) -> dict[str, tuple[float, float]]:
+INGESTED = re.compile(r"triples written in ([\d.]+) s; .* dumps written in ([\d.]+) s")
+
+
+class PeakMemory:
+    """The peak, sampled every ``every`` seconds until stopped, of a process tree's summed
+    unique set sizes (USS: shared pages count once)."""
+
+    def __init__(self, pid: int, every: float = 1.0):
+        self.process = psutil.Process(pid)
+        self.peak = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, args=(every,), daemon=True)
+        self._thread.start()
+
+    def _run(self, every: float) -> None:
+        while not self._stop.wait(every):
+            self.sample()
+
+    def sample(self) -> None:
+        with contextlib.suppress(psutil.Error):
+            self.peak = max(self.peak, tree_uss(self.process))
+
+    def stop(self) -> int:
+        self._stop.set()
+        self._thread.join()
+        return self.peak
+
+
+def query_latencies(url: str, repeat: int,
+                    memory: PeakMemory) -> dict[str, tuple[float, float]]:
     session = requests.Session()
     out = {}
     for ex in MIX:
@@ -124,7 +153,7 @@ def query_latencies(url: str, repeat: int, peak: list[int],
                                     headers={"Accept": ACCEPT[ex.form]}, timeout=600)
             samples.append(time.perf_counter() - start)
             response.raise_for_status()
-            peak[0] = max(peak[0], tree_uss(server))
+            memory.sample()
         samples.sort()
         out[ex.id] = (statistics.median(samples), samples[min(len(samples) - 1,
                                                               int(0.99 * len(samples)))])
@@ -138,35 +167,28 @@ def measure(articles: int, work: Path, repeat: int) -> Size:
         write(corpus, articles, seed=1, fmt="jsonl")
     data = work / f"data-{articles}"
     shutil.rmtree(data, ignore_errors=True)
-    start = time.perf_counter()
-    subprocess.run([NEWSGRAPH, "--data", str(data), "ingest", str(corpus), "--workers", "2",
-                    "--no-progress"], check=True, capture_output=True)
-    size.ingest_s = time.perf_counter() - start
+    ingest = subprocess.Popen([NEWSGRAPH, "--data", str(data), "ingest", str(corpus),
+                               "--workers", "2", "--no-progress"],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    memory = PeakMemory(ingest.pid)
+    out, err = ingest.communicate()
+    size.ingest_mb = memory.stop() / 2**20
+    if ingest.returncode != 0:
+        raise RuntimeError(f"newsgraph ingest failed: {err[-2000:]}")
+    timings = INGESTED.search(out)
+    if timings is None:
+        raise RuntimeError(f"no timings in the ingest's summary: {out[-2000:]}")
+    size.ingest_s, size.dump_s = float(timings[1]), float(timings[2])
     size.store_mb = folder_bytes(data / "store") / 2**20
     store = Store.read_only(data / "snapshots" / (data / "snapshots" / "CURRENT")
                             .read_text().strip())
     size.triples = store.quad_count()
-    with tempfile.TemporaryDirectory() as tmp:
-        start = time.perf_counter()
-        write_dumps(store, Path(tmp))
-        size.dump_s = time.perf_counter() - start
     del store
     server = Serve(data)
     try:
-        peak = [0]
-        sampling = threading.Event()
-
-        def sample() -> None:
-            while not sampling.wait(0.5):
-                peak[0] = max(peak[0], tree_uss(psutil.Process(server.process.pid)))
-
-        sampler = threading.Thread(target=sample, daemon=True)
-        sampler.start()
-        size.latency = query_latencies(server.url, repeat, peak,
-                                       psutil.Process(server.process.pid))
-        sampling.set()
-        sampler.join()
-        size.server_mb = peak[0] / 2**20
+        memory = PeakMemory(server.process.pid, every=0.5)
+        size.latency = query_latencies(server.url, repeat, memory)
+        size.server_mb = memory.stop() / 2**20
     finally:
         server.close()
     return size
@@ -177,13 +199,18 @@ def table(sizes: list[Size]) -> str:
     size (the p50 for queries); linear growth equals the articles' ratio."""
     first, last = sizes[0], sizes[-1]
     rows = [("triples", [f"{s.triples:,}" for s in sizes], last.triples / first.triples),
-            ("ingest s (`newsgraph ingest`, with dumps)", [f"{s.ingest_s:.0f}" for s in sizes],
+            ("ingest s (`newsgraph ingest`, articles)", [f"{s.ingest_s:.0f}" for s in sizes],
              last.ingest_s / first.ingest_s),
+            ("ingest articles/s", [f"{s.articles / s.ingest_s:.1f}" for s in sizes],
+             (last.articles / last.ingest_s) / (first.articles / first.ingest_s)),
+            ("ingest peak memory MB (USS, writer + workers)",
+             [f"{s.ingest_mb:.0f}" for s in sizes], last.ingest_mb / first.ingest_mb),
             ("store on disk MB", [f"{s.store_mb:.0f}" for s in sizes],
              last.store_mb / first.store_mb),
             ("server memory MB (USS, server + workers)", [f"{s.server_mb:.0f}" for s in sizes],
              last.server_mb / first.server_mb),
-            ("dump s (Turtle + N-Triples, gzipped)", [f"{s.dump_s:.1f}" for s in sizes],
+            ("dump s (Turtle + N-Triples, gzipped, by the ingest)",
+             [f"{s.dump_s:.1f}" for s in sizes],
              last.dump_s / first.dump_s)]
     for ex in MIX:
         rows.append((f"{ex.id} p50/p99 ms",
@@ -214,6 +241,7 @@ def plot(sizes: list[Size], path: Path) -> None:
     ax = axes[1]
     ax.plot(n, [s.store_mb for s in sizes], "o-", label="store on disk MB")
     ax.plot(n, [s.server_mb for s in sizes], "s-", label="server memory MB (USS)")
+    ax.plot(n, [s.ingest_mb for s in sizes], "^-", label="ingest peak memory MB (USS)")
     ax.set_title("size (MB)")
     ax = axes[2]
     for ex in MIX:

@@ -11,6 +11,7 @@ import json
 import logging
 import os
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -130,6 +131,7 @@ def ingest(settings: Settings, paths: tuple[Path, ...], progress: bool | None,
     (same bytes, extractor and base IRI) are counted as unchanged and not read again."""
     store = _open_store(settings)
     reader = _reader(extractor)
+    started = time.monotonic()
     # A running `newsgraph serve` sees the committed batches through a new snapshot every
     # NEWSGRAPH_SNAPSHOT_INTERVAL seconds.
     writer = store if is_remote(settings) else SnapshottingStore(
@@ -143,12 +145,14 @@ def ingest(settings: Settings, paths: tuple[Path, ...], progress: bool | None,
         if outcome.status in ("rejected", "skipped"):
             label = "error" if outcome.status == "rejected" else "note"
             click.echo(f"{label}: {outcome.summary()}", err=True)
+    ingested = time.monotonic()
     with _writing("ingest"):
         dumps = _publish(store, settings)
     click.echo(
         f"{report.stored} stored, {report.rejected} rejected, {report.skipped} skipped, "
         f"{report.unchanged} unchanged (already stored), {report.triples} triples "
-        f"written; store now holds {store.count()} triples; dumps: "
+        f"written in {ingested - started:.1f} s; store now holds {store.count()} triples; "
+        f"dumps written in {time.monotonic() - ingested:.1f} s: "
         f"{', '.join(str(p) for p in dumps)}")
     sys.exit(1 if report.rejected else 0)
 

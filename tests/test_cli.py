@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -26,6 +27,9 @@ def test_ingest_seeds(tmp_path, target):
     result = run("--data", str(tmp_path), "ingest", str(SEEDS), env=target.env)
     assert result.returncode == 0, result.stderr
     assert "1 stored, 0 rejected" in result.stdout
+    # how long the articles and the dumps took, for planning a larger ingest
+    assert re.search(r"triples written in \d+\.\d s; .* dumps written in \d+\.\d s: ",
+                     result.stdout), result.stdout
     assert (tmp_path / "dumps" / "newsgraph.ttl.gz").is_file()
     assert target.store(tmp_path).count("?a a ng:Article") == 1
 
