@@ -57,7 +57,7 @@ EXAMPLES: tuple[Example, ...] = (
         "trend chart. Events known only as a range count in the month the range starts.",
         """
 SELECT ?month ?type (COUNT(?event) AS ?events) WHERE {
-  ?event a ng:Event ; ng:eventType ?eventType ; ng:earliestDate ?start .
+  ?event ng:eventType ?eventType ; ng:earliestDate ?start .  # only events have a type
   BIND (SUBSTR(STR(?start), 1, 7) AS ?month)
   BIND (STRAFTER(STR(?eventType), STR(ngt:)) AS ?type)
 }
@@ -115,8 +115,8 @@ ORDER BY DESC(?events) ?place""",
 SELECT ?event ?trigger ?role ?mention ?begin ?end ?article WHERE {
   ?event ng:eventType ngt:ASSAULT ; ng:trigger/nif:anchorOf ?trigger ;
          prov:wasDerivedFrom ?article .
-  OPTIONAL {
-    ?event sem:hasActor ?r .
+  OPTIONAL {  # restates the event type: the embedded store evaluates OPTIONAL on its own
+    ?event ng:eventType ngt:ASSAULT ; sem:hasActor ?r .
     ?r sem:roleType ?roleType ; ng:mention ?m .
     ?m nif:anchorOf ?mention ; nif:beginIndex ?begin ; nif:endIndex ?end .
     BIND (STRAFTER(STR(?roleType), STR(ng:)) AS ?role)
