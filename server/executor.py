@@ -123,7 +123,8 @@ class QueryExecutor:
         self.pool = pool
         self._slots = threading.BoundedSemaphore(settings.max_concurrent_queries)
         self.federation = FederationConfig.from_settings(settings)
-        self.results = ResultCache(settings.result_cache_bytes)
+        self.results = ResultCache(settings.result_cache_bytes,
+                                   remote_ttl=settings.remote_cache_ttl)
 
     @contextmanager
     def slot(self) -> Iterator[float]:

@@ -11,8 +11,14 @@ every commit publishes a new one, and it is what the query workers read) and the
 of a read-write :class:`server.store.Store` (embedded use). It is read before the query runs,
 so a result is never stored under a version older than the data it was computed from.
 
-Not cached: stores that say ``cacheable = False`` (a remote SPARQL store, which other
-processes write unseen, :mod:`server.sparql_store`), HTML results (their frame depends on
+A remote SPARQL store (:mod:`server.sparql_store`) says ``cacheable = False``: other processes
+write the engine unseen, so it has no version newsgraph can trust. Its results are cached
+only when NEWSGRAPH_REMOTE_CACHE_TTL is set (default 0: never), and then the version is the
+number of TTL periods since the epoch together with newsgraph's own write count: a repeat is
+at most TTL seconds older than the engine's data (a write through newsgraph drops the cache
+at once), the freshness the Wikidata Query Service's own cache gives.
+
+Not cached: HTML results (their frame depends on
 the request), queries calling SERVICE (the remote data has no version here) or a
 non-deterministic function (NOW, RAND, UUID, STRUUID, BNODE), results larger than
 :attr:`ResultCache.max_entry`, and anything that failed.
@@ -24,6 +30,7 @@ from __future__ import annotations
 
 import re
 import threading
+import time
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -48,20 +55,25 @@ class Entry:
     body: bytes
 
 
-def store_version(store: object) -> str:
-    """What changes with every commit a query on ``store`` could see."""
+def store_version(store: object, remote_ttl: float = 0.0) -> str:
+    """What changes with every commit a query on ``store`` could see (for a store that is not
+    ``cacheable``: also every ``remote_ttl`` seconds)."""
     if isinstance(store, SnapshotStore):
         return f"snapshot:{store.snapshots.current_name()}"
-    return f"writes:{getattr(store, 'writes', 0)}"
+    writes = f"writes:{getattr(store, 'writes', 0)}"
+    if getattr(store, "cacheable", True):
+        return writes
+    return f"period:{int(time.time() // remote_ttl)}:{writes}"
 
 
 class ResultCache:
     """Thread-safe LRU of serialized results (bytes as the client receives them, before
     gzip), for one store."""
 
-    def __init__(self, max_bytes: int, max_entry: int = 1 << 20):
+    def __init__(self, max_bytes: int, max_entry: int = 1 << 20, remote_ttl: float = 0.0):
         self.max_bytes = max_bytes
         self.max_entry = max_entry
+        self.remote_ttl = remote_ttl
         self.hits = self.misses = 0
         self._entries: OrderedDict[tuple[Key, str, str], Entry] = OrderedDict()
         self._size = 0
@@ -76,9 +88,9 @@ class ResultCache:
         """The key of a query on the store's current version; None if it is not cacheable.
         Seeing a new version drops every entry."""
         if not self.max_bytes or _VOLATILE.search(query) \
-                or not getattr(store, "cacheable", True):
+                or not (getattr(store, "cacheable", True) or self.remote_ttl):
             return None
-        version = store_version(store)
+        version = store_version(store, self.remote_ttl)
         with self._lock:
             if version != self._version:
                 self._entries.clear()

@@ -16,6 +16,7 @@
 | NEWSGRAPH_SNAPSHOT_INTERVAL | 10 | seconds between an ingest's snapshots (0: every batch) |
 | NEWSGRAPH_QUERY_WORKERS | cores | processes that evaluate queries for `newsgraph serve` |
 | NEWSGRAPH_RESULT_CACHE_BYTES | 67108864 | bytes of repeated queries' results kept (0: off) |
+| NEWSGRAPH_REMOTE_CACHE_TTL | 0 | seconds a remote store's results may be cached (0: never) |
 | NEWSGRAPH_TOKEN | (none) | bearer token of writes (SPARQL Update, Graph Store); unset: none |
 | NEWSGRAPH_FEDERATION_ALLOWLIST | WDQS | comma-separated endpoints SERVICE may call |
 | NEWSGRAPH_FEDERATION_BATCH | 100 | join values per request of a bind join |
@@ -53,7 +54,7 @@ LIMITS = frozenset({"max_request_bytes", "max_url_bytes", "max_rows", "max_concu
                     "federation_max_rows", "federation_max_bytes", "rate_burst"})
 #: Fields that must not be negative (0 switches the limit off).
 OPTIONAL_LIMITS = frozenset({"rate_limit", "client_max_queries", "result_cache_bytes",
-                             "snapshot_interval"})
+                             "snapshot_interval", "remote_cache_ttl"})
 #: Spellings of a boolean setting.
 BOOLEANS = {"1": True, "true": True, "yes": True, "on": True,
             "0": False, "false": False, "no": False, "off": False}
@@ -82,6 +83,7 @@ class Settings:
     snapshot_interval: float = 10.0  # server.snapshots.SnapshottingStore
     query_workers: int = field(default_factory=lambda: os.cpu_count() or 1)
     result_cache_bytes: int = 64 << 20  # server.result_cache
+    remote_cache_ttl: float = 0.0
     token: str = field(default="", repr=False)  # never printed or logged
     federation_allowlist: str = "https://query.wikidata.org/sparql"
     federation_batch: int = 100

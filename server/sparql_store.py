@@ -238,8 +238,10 @@ class SparqlStore:
                    settings.store_password, settings.query_timeout)
 
     #: Other processes write the engine unseen, so no store version can be trusted: the
-    #: result cache (server.result_cache) never answers for a remote store.
+    #: result cache (server.result_cache) answers for a remote store only within
+    #: NEWSGRAPH_REMOTE_CACHE_TTL, and only until newsgraph's own next write (``writes``).
     cacheable = False
+    writes = 0
 
     def __repr__(self) -> str:
         return f"SparqlStore({self.query_url!r}, engine={self.engine!r})"
@@ -387,6 +389,7 @@ class SparqlStore:
     def _update(self, update: str) -> None:
         if self.virtuoso:
             update = with_decimal_points(update)
+        self.writes += 1  # before: a write that fails may have changed the data
         response = self._post(self.update_url, [("update", update)],
                               "text/plain, */*;q=0.5")
         if response.status_code >= 300:

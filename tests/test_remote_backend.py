@@ -196,6 +196,33 @@ def test_a_write_by_another_process_is_seen_at_once(remote: LiveServer) -> None:
         other.update("DROP SILENT GRAPH <urn:test:other-writer>")
 
 
+def test_with_a_cache_ttl_a_repeat_is_at_most_that_old(remote: LiveServer) -> None:
+    """NEWSGRAPH_REMOTE_CACHE_TTL: repeats are answered from the cache, a write by another
+    process is seen once the period ends, a write through newsgraph at once."""
+    period = 3.0
+    server = Server.like(remote, remote_cache_ttl=period, token="ttl-test-token")
+    query = "ASK { GRAPH <urn:test:ttl> { ?s ?p ?o } }"
+    other = SparqlStore(remote.settings.store_url, remote.settings.store_update_url,
+                        remote.settings.store_user, remote.settings.store_password)
+    cache = server.app.extensions["newsgraph.executor"].results
+    try:
+        time.sleep(period - time.time() % period + 0.05)  # at the start of a period
+        assert ask(server.url, query).json()["boolean"] is False
+        other.update("INSERT DATA { GRAPH <urn:test:ttl> { <urn:a> <urn:b> 1 } }")
+        assert ask(server.url, query).json()["boolean"] is False  # unseen: the cached answer
+        assert cache.hits == 1
+        time.sleep(period - time.time() % period + 0.05)
+        assert ask(server.url, query).json()["boolean"] is True  # the next period
+        deleted = requests.post(server.endpoint(),
+                                data={"update": "DROP SILENT GRAPH <urn:test:ttl>"},
+                                headers={"Authorization": "Bearer ttl-test-token"}, timeout=30)
+        assert deleted.status_code in (200, 204), deleted.text
+        assert ask(server.url, query).json()["boolean"] is False  # its own write: at once
+    finally:
+        other.update("DROP SILENT GRAPH <urn:test:ttl>")
+        server.close()
+
+
 def test_protocol_dataset_replaces_the_query_from(remote: LiveServer, twin: Server) -> None:
     """Virtuoso would merge default-graph-uri with FROM; the protocol says it replaces it."""
     meta, entities = str(twin.settings.iris.meta_graph), str(twin.settings.iris.entities_graph)
