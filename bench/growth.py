@@ -112,6 +112,12 @@ class Serve:
         self.process.terminate()
         self.process.wait(timeout=30)
 
+    def __enter__(self) -> Serve:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
 
 INGESTED = re.compile(r"triples written in ([\d.]+) s; .* dumps written in ([\d.]+) s")
 
@@ -184,13 +190,10 @@ def measure(articles: int, work: Path, repeat: int) -> Size:
                             .read_text().strip())
     size.triples = store.quad_count()
     del store
-    server = Serve(data)
-    try:
+    with Serve(data) as server:
         memory = PeakMemory(server.process.pid, every=0.5)
         size.latency = query_latencies(server.url, repeat, memory)
         size.server_mb = memory.stop() / 2**20
-    finally:
-        server.close()
     return size
 
 

@@ -21,15 +21,23 @@ one server at a time (the other idle), with ``requests.Session`` clients:
 2. the whole mix (each example, alternating with a point lookup on a different IRI) for
    ``--duration`` s at 1, 8 and 32 clients: requests/s, p50, p99;
 3. point lookups alone at 8 clients;
-4. a mix with repeats, as dashboards and notebooks send: each request is, with probability
-   ``--repeat-rate``, one of a fixed set of 18 queries (the examples and 9 lookups), else a
-   query of the same shape no client sent before (a fresh lookup IRI, or an example with a
-   unique comment); at 8 clients, newsgraph with its result cache off and on.
+4. mixes with repeats, as dashboards and notebooks send: each request is, with probability
+   R (``--repeat-rates``, default 80, 90 and 95%), one of a fixed set of 18 queries (the
+   examples and 9 lookups), else a query of the same shape no client sent before (a fresh
+   lookup IRI, or an example with a unique comment); at 8 clients.
 
-newsgraph runs as `newsgraph serve` (2 query workers, the default 4 query slots, queue wait
-raised to 600 s so a busy server queues instead of answering 503). Every ratio is
-newsgraph / Virtuoso in the same run: above 1 is better for newsgraph for requests/s, below
-1 is better for latencies. Row counts of every query are compared between the servers first.
+Each of these runs against five servers, one at a time: Virtuoso itself; `newsgraph serve`
+on its embedded store (2 query workers, the default 4 query slots, queue wait raised to
+600 s so a busy server queues instead of answering 503), with its result cache off and on;
+and `newsgraph serve` with that same Virtuoso as its store (``NEWSGRAPH_STORE_URL``, README:
+Running on an existing SPARQL store), result cache off and on — the issue's lever "the
+remote-store backend for the heaviest analytics", at the cost of newsgraph's own layer.
+Virtuoso's own graphs are made private after the load (``virtuoso_setup``, as newsgraph
+requires of a store) before anything is measured.
+
+Every ratio is newsgraph / Virtuoso in the same run: above 1 is better for newsgraph for
+requests/s, below 1 is better for latencies. Row counts of every query are compared between
+the servers first.
 """
 
 from __future__ import annotations
@@ -61,11 +69,16 @@ from timing import run_clients  # noqa: E402
 
 from mapper.namespaces import PREFIXES  # noqa: E402
 from server.examples import EXAMPLES, with_prefixes  # noqa: E402
+from server.sparql_store import virtuoso_setup  # noqa: E402
 
 INI = ROOT / "bench" / "virtuoso.ini"
 SQL_PORT, HTTP_PORT = 1121, 8921
 MIX = [ex for ex in EXAMPLES if not ex.federated]
 JSON_RESULTS = "application/sparql-results+json"
+CACHE_BYTES = 64 << 20
+#: The servers measured, by the names the report gives them.
+VIRTUOSO, EMBEDDED, EMBEDDED_CACHED = "Virtuoso", "newsgraph", "newsgraph+cache"
+OVER, OVER_CACHED = "newsgraph/Virtuoso", "newsgraph/Virtuoso+cache"
 
 
 @dataclass(frozen=True)
@@ -256,10 +269,9 @@ def drive(make_call: Callable[[], Callable[[Query], bool]], clients: int, durati
 class Mixes:
     """The request sequences; both servers get exactly the same ones."""
 
-    def __init__(self, iris: dict[str, list[str]], repeat_rate: float):
+    def __init__(self, iris: dict[str, list[str]]):
         self.examples = examples()
         self.iris = iris
-        self.repeat_rate = repeat_rate
         kinds = list(LOOKUPS)
         self.fixed = self.examples + [lookup(kinds[i % 3], iris[kinds[i % 3]][i // 3])
                                       for i in range(9)]
@@ -279,17 +291,20 @@ class Mixes:
     def lookups(self, client: int, i: int) -> Query:
         return self._lookup(client, i)
 
-    def repeating(self, client: int, i: int) -> Query:
-        rng = self._rngs.setdefault(client, random.Random(client))
-        if rng.random() < self.repeat_rate:
-            return rng.choice(self.fixed)
-        n = next(self.unique)
-        if rng.random() < 0.5:
-            kind = rng.choice(list(LOOKUPS))
-            pool = self.iris[kind]
-            return lookup(kind, pool[(9 + n) % len(pool)])
-        ex = rng.choice(self.examples)
-        return Query(ex.label, f"{ex.text}# unique {n}\n", ex.accept)
+    def repeating(self, rate: float) -> Callable[[int, int], Query]:
+        """Requests that repeat one of the fixed queries with probability ``rate``."""
+        def next_query(client: int, i: int) -> Query:
+            rng = self._rngs.setdefault(client, random.Random(client))
+            if rng.random() < rate:
+                return rng.choice(self.fixed)
+            n = next(self.unique)
+            if rng.random() < 0.5:
+                kind = rng.choice(list(LOOKUPS))
+                pool = self.iris[kind]
+                return lookup(kind, pool[(9 + n) % len(pool)])
+            ex = rng.choice(self.examples)
+            return Query(ex.label, f"{ex.text}# unique {n}\n", ex.accept)
+        return next_query
 
     def reset(self) -> None:
         """The same sequences again for the next server."""
@@ -307,7 +322,8 @@ def main() -> None:
     parser.add_argument("--duration", type=float, default=10.0)
     parser.add_argument("--clients", type=int, nargs="+", default=[1, 8, 32])
     parser.add_argument("--repeat", type=int, default=5)
-    parser.add_argument("--repeat-rate", type=float, default=0.8)
+    parser.add_argument("--repeat-rates", type=float, nargs="+", default=[0.8, 0.9, 0.95],
+                        help="shares of repeated requests in the repeating mixes")
     parser.add_argument("--lookups", type=int, default=200,
                         help="IRIs per lookup kind")
     args = parser.parse_args()
@@ -325,7 +341,7 @@ def main() -> None:
     oxigraph_load = time.perf_counter() - start
     shutil.rmtree(baseline_dir, ignore_errors=True)
 
-    mixes = Mixes(iris, args.repeat_rate)
+    mixes = Mixes(iris)
     probes = examples() + [lookup(k, iris[k][0]) for k in LOOKUPS]
     results: dict[str, dict[str, Run]] = {}
     single: dict[str, dict[str, float]] = {}
@@ -333,29 +349,30 @@ def main() -> None:
     virtuoso = Virtuoso(args.virtuoso_dir)
     try:
         virtuoso_load = virtuoso.load(nquads)
-        results["virtuoso"], single["virtuoso"], counts["virtuoso"] = measure(
-            virtuoso.url, args, mixes, probes, repeating=True)
+        # Its own graphs private, as newsgraph requires of a store (and measured so for all)
+        setup = virtuoso_setup("dba", f"http://127.0.0.1:{HTTP_PORT}/sparql")
+        virtuoso.isql(setup.replace("; ", ";\n"))  # isql runs one statement a line
+        results[VIRTUOSO], single[VIRTUOSO], counts[VIRTUOSO] = measure(
+            virtuoso.url, args, mixes, probes)
+        # newsgraph serving the same Virtuoso as its store (README: Running on an existing
+        # SPARQL store), while nothing else queries it
+        over = {"NEWSGRAPH_STORE_URL": virtuoso.url}
+        for server, cache in ((OVER, 0), (OVER_CACHED, CACHE_BYTES)):
+            with Serve(args.data, cache_bytes=cache, env=over) as serve:
+                results[server], single[server], counts[server] = measure(
+                    serve.url + "sparql", args, mixes, probes)
     finally:
         virtuoso.close()
-    serve = Serve(args.data, cache_bytes=0)
-    try:
-        results["newsgraph"], single["newsgraph"], counts["newsgraph"] = measure(
-            serve.url + "sparql", args, mixes, probes, repeating=True)
-    finally:
-        serve.close()
-    serve = Serve(args.data, cache_bytes=64 << 20)
-    try:
-        mixes.reset()
-        results["newsgraph+cache"] = {"repeating": load(
-            serve.url + "sparql", 8, args.duration, mixes.repeating)}
-    finally:
-        serve.close()
+    for server, cache in ((EMBEDDED, 0), (EMBEDDED_CACHED, CACHE_BYTES)):
+        with Serve(args.data, cache_bytes=cache) as serve:
+            results[server], single[server], counts[server] = measure(
+                serve.url + "sparql", args, mixes, probes)
     nquads.unlink()
     report(args, quads, oxigraph_load, virtuoso_load, results, single, counts)
 
 
-def measure(url: str, args: argparse.Namespace, mixes: Mixes, probes: list[Query],
-            repeating: bool) -> tuple[dict[str, Run], dict[str, float], dict[str, int]]:
+def measure(url: str, args: argparse.Namespace, mixes: Mixes, probes: list[Query]
+            ) -> tuple[dict[str, Run], dict[str, float], dict[str, int]]:
     session = requests.Session()
     counts, single = {}, {}
     for query in probes:  # warm-up, and the rows each server returns
@@ -375,49 +392,48 @@ def measure(url: str, args: argparse.Namespace, mixes: Mixes, probes: list[Query
         runs[f"whole-{clients}"] = load(url, clients, args.duration, mixes.whole)
     mixes.reset()
     runs["lookups-8"] = load(url, 8, args.duration, mixes.lookups)
-    if repeating:
+    for rate in args.repeat_rates:
         mixes.reset()
-        runs["repeating"] = load(url, 8, args.duration, mixes.repeating)
+        runs[f"repeating-{rate:.0%}"] = load(url, 8, args.duration, mixes.repeating(rate))
     return runs, single, counts
 
 
 def report(args: argparse.Namespace, quads: int, oxigraph_load: float, virtuoso_load: float,
            results: dict[str, dict[str, Run]], single: dict[str, dict[str, float]],
            counts: dict[str, dict[str, int]]) -> None:
-    n, v = results["newsgraph"], results["virtuoso"]
+    servers = [EMBEDDED, EMBEDDED_CACHED, OVER, OVER_CACHED]
     print(f"newsgraph vs Virtuoso: {quads:,} quads from {args.data}; {os.cpu_count()} CPUs; "
           f"{args.duration:.0f} s per run; ratios are newsgraph / Virtuoso")
     print(f"bulk load of the N-Quads: pyoxigraph {oxigraph_load:.1f} s, Virtuoso "
           f"{virtuoso_load:.1f} s (ratio {oxigraph_load / virtuoso_load:.2f})")
-    print("\nrows per query (newsgraph / Virtuoso):")
-    for label in counts["newsgraph"]:
-        a, b = counts["newsgraph"][label], counts["virtuoso"][label]
-        print(f"  {label:<30} {a:>7} {b:>7}{'' if a == b else '  DIFFERENT'}")
-    print(f"\none client, median of {args.repeat} (ms)")
-    print(f"{'query':<30} {'newsgraph':>10} {'Virtuoso':>10} {'ratio':>7}")
-    for label, seconds in single["newsgraph"].items():
-        other = single["virtuoso"][label]
-        print(f"{label:<30} {1000 * seconds:>10.1f} {1000 * other:>10.1f} "
-              f"{seconds / other:>7.2f}")
-    print(f"\n{'run':<22} {'server':<16} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>9} "
+    print(f"\nrows per query ({' / '.join(servers)} / {VIRTUOSO}):")
+    for label, expected in counts[VIRTUOSO].items():
+        found = [counts[server][label] for server in servers]
+        same = all(n == expected for n in found)
+        print(f"  {label:<30} {' '.join(f'{n:>7}' for n in found)} {expected:>7}"
+              f"{'' if same else '  DIFFERENT'}")
+    print(f"\none client, median of {args.repeat} (ms; ratio: to {VIRTUOSO})")
+    print(f"{'query':<30} {VIRTUOSO:>10} {EMBEDDED:>10} {'ratio':>7} {OVER:>12} {'ratio':>7}")
+    for label, base in single[VIRTUOSO].items():
+        embedded, over = single[EMBEDDED][label], single[OVER][label]
+        print(f"{label:<30} {1000 * base:>10.1f} {1000 * embedded:>10.1f} "
+              f"{embedded / base:>7.2f} {1000 * over:>12.1f} {over / base:>7.2f}")
+    print(f"\n{'run':<16} {'server':<22} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>9} "
           f"{'errors':>6}   ratio: {'req/s':>6} {'p50':>6} {'p99':>6}")
-    names = [*(f"whole-{c}" for c in args.clients), "lookups-8", "repeating"]
-    for name in names:
-        base = v[name]
-        rows_ = [("Virtuoso", base), ("newsgraph", n[name])]
-        if name == "repeating":
-            rows_.append(("newsgraph+cache", results["newsgraph+cache"][name]))
-        for server, run in rows_:
+    for name, base in results[VIRTUOSO].items():
+        for server in [VIRTUOSO, *servers]:
+            run = results[server][name]
             ratio = "" if run is base else (
                 f"          {run.throughput / base.throughput:>6.2f} "
                 f"{run.percentile(0.5) / base.percentile(0.5):>6.2f} "
                 f"{run.percentile(0.99) / base.percentile(0.99):>6.2f}")
-            print(f"{name:<22} {server:<16} {run.throughput:>8.1f} "
+            print(f"{name:<16} {server:<22} {run.throughput:>8.1f} "
                   f"{1000 * run.percentile(0.5):>8.1f} {1000 * run.percentile(0.99):>9.1f} "
                   f"{run.errors:>6}{ratio}")
     print(f"\nwhole-N: each example alternating with a point lookup, N clients; lookups-8: "
-          f"point lookups only; repeating: {args.repeat_rate:.0%} of requests repeat one of "
-          f"18 fixed queries, 8 clients")
+          f"point lookups only; repeating-R: a share R of requests repeat one of 18 fixed "
+          f"queries, 8 clients. {EMBEDDED}: `newsgraph serve` on its own store; {OVER}: "
+          f"`newsgraph serve` with the same Virtuoso as its store; +cache: result cache on")
 
 
 if __name__ == "__main__":
