@@ -11,6 +11,7 @@ from __future__ import annotations
 import gzip
 import hashlib
 import os
+import shutil
 import tempfile
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -66,6 +67,7 @@ def dataset_description(settings: Settings) -> Graph:
 def write_dumps(store: Store, dumps_dir: Path) -> list[Path]:
     """Write every dump format atomically; return the paths written."""
     dumps_dir.mkdir(parents=True, exist_ok=True)
+    remove_leftovers(dumps_dir)
     written = []
     is_set = union_is_a_set(store)
     for fmt in DUMP_FORMATS:
@@ -128,11 +130,45 @@ class HashingWriter:
         self.raw.flush()
 
 
+def temporary_prefix(name: str) -> str:
+    """The prefix of a temporary file or folder this process writes before renaming it to
+    ``name``: hidden, and naming the process, so that :func:`remove_leftovers` can tell
+    what a killed writer left behind."""
+    return f".{name}.{os.getpid()}."
+
+
+def remove_leftovers(folder: Path) -> list[Path]:
+    """Delete the temporaries in ``folder`` (named by :func:`temporary_prefix`) whose writer
+    is no longer running: a dump or release interrupted by a kill or a power cut. Those of
+    running processes stay, whoever they are."""
+    removed = []
+    for path in folder.glob(".*.*.*"):
+        pid = path.name.rsplit(".", 2)[-2]
+        if not pid.isdigit() or _running(int(pid)):
+            continue
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            path.unlink(missing_ok=True)
+        removed.append(path)
+    return removed
+
+
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # another user's process
+    return True
+
+
 def write_gzip_atomically(target: Path, write: Callable[[BinaryIO], None]) -> HashingWriter:
     """Write ``target`` as gzip (no timestamp, so the same content gives the same bytes) via
     a temporary file in the same folder renamed into place; return the SHA-256 and size of
     the compressed bytes written. On any error the target is left as it was."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
+    fd, tmp = tempfile.mkstemp(prefix=temporary_prefix(target.name), dir=target.parent)
     try:
         with os.fdopen(fd, "wb") as raw:
             hashing = HashingWriter(raw)

@@ -49,7 +49,9 @@ from mapper.validation import SH, shapes_graph
 from server.publish import (
     DATA_LICENSE,
     DCTERMS,
+    remove_leftovers,
     serialize_rdf,
+    temporary_prefix,
     union_is_a_set,
     union_triples,
     write_gzip_atomically,
@@ -232,8 +234,9 @@ def make_release(store: Store, settings: Settings, *, today: date | None = None,
     root.mkdir(parents=True, exist_ok=True)
     day = today or datetime.now(UTC).date()
     with _locked(root):
+        remove_leftovers(root)
         name = next_name(root, day)
-        tmp = Path(tempfile.mkdtemp(prefix=f".{name}.", dir=root))
+        tmp = Path(tempfile.mkdtemp(prefix=temporary_prefix(name), dir=root))
         try:
             release = _write_release(store, settings, name, day, tmp, validate, say)
             for path in tmp.iterdir():
@@ -251,7 +254,7 @@ def make_release(store: Store, settings: Settings, *, today: date | None = None,
 
 
 def _point_latest(root: Path, name: str) -> None:
-    tmp_link = root / f".{LATEST}.{os.getpid()}"
+    tmp_link = root / (temporary_prefix(LATEST) + "link")
     tmp_link.unlink(missing_ok=True)
     os.symlink(name, tmp_link)
     os.replace(tmp_link, root / LATEST)

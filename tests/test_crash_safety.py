@@ -233,6 +233,31 @@ def test_release_killed_at_random_points(reference: Reference) -> None:
     done = newsgraph("--data", str(reference.data), "release", "--no-validate")
     assert done.returncode == 0, done.stderr
     assert check_releases(root) >= 1
+    # the killed releases' temporary folders went with the next release
+    assert [p.name for p in root.iterdir() if p.name.startswith(".")] == [".lock"]
+
+
+def hidden(folder: Path) -> list[str]:
+    return [p.name for p in folder.iterdir() if p.name.startswith(".")] if folder.is_dir() \
+        else []
+
+
+def test_dumps_killed_while_written_leave_nothing_the_next_ingest_keeps(tmp_path: Path,
+                                                                      corpus: Path) -> None:
+    data = tmp_path / "data"
+    dumps = data / "dumps"
+    process = subprocess.Popen(ingest_command(data, corpus), stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL)
+    while process.poll() is None and not hidden(dumps):
+        time.sleep(0.005)
+    process.kill()
+    process.wait(30)
+    left = hidden(dumps)
+    assert left and all(name.startswith(".newsgraph.") for name in left), left
+    rerun = newsgraph("--data", str(data), "ingest", str(corpus), "--no-progress")
+    assert rerun.returncode == 0, rerun.stderr
+    assert hidden(dumps) == []
+    check_dumps(data)
 
 
 # --- a full disk ----------------------------------------------------------------------------
