@@ -51,13 +51,27 @@ def main(ctx: click.Context, data_dir: Path | None, base: str | None) -> None:
 def _open_store(settings: Settings) -> Store:
     try:
         return open_store(settings)  # type: ignore[return-value] - or a SparqlStore
-    except StoreError as exc:
-        raise click.ClickException(str(exc)) from exc
+    except StoreError as exc:  # RocksDB writes a log and a manifest when it opens
+        raise click.ClickException(_explained(exc, str(exc)) + (
+            "; nothing stored was changed" if _disk_full(exc) else "")) from exc
 
 
 #: errno values (and RocksDB's words for them) meaning the disk cannot take more data.
 _DISK_FULL = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
 _DISK_FULL_WORDS = ("no space left", "disk quota", "file too large", "disk is full")
+
+
+def _disk_full(exc: Exception) -> bool:
+    return (isinstance(exc, OSError) and exc.errno in _DISK_FULL) or any(
+        word in str(exc).lower() for word in _DISK_FULL_WORDS)
+
+
+def _explained(exc: Exception, detail: str) -> str:
+    """``detail``, with what to do about it when ``exc`` says the disk is full."""
+    if not _disk_full(exc):
+        return detail
+    return (f"the disk is full (no space left, or over a quota or file size limit): "
+            f"{detail}. Free some space and run it again")
 
 
 @contextlib.contextmanager
@@ -72,11 +86,8 @@ def _writing(what: str, kept: str = "what was committed before is kept and the s
     except (StoreError, OSError) as exc:
         detail = (f"{exc.filename}: {exc.strerror}" if isinstance(exc, OSError)
                   and exc.filename and exc.strerror else str(exc))
-        if (isinstance(exc, OSError) and exc.errno in _DISK_FULL) or any(
-                word in str(exc).lower() for word in _DISK_FULL_WORDS):
-            detail = (f"the disk is full (no space left, or over a quota or file size "
-                      f"limit): {detail}. Free some space and run it again")
-        raise click.ClickException(f"{what} stopped: {detail}; {kept}") from exc
+        raise click.ClickException(f"{what} stopped: {_explained(exc, detail)}; {kept}"
+                                   ) from exc
 
 
 def _publish(store: Store, settings: Settings) -> list[Path]:

@@ -344,6 +344,20 @@ def test_ingest_into_a_full_disk(small_disk: SmallDisk, corpus: Path,
     assert len(read()) == ARTICLES + 1
 
 
+def test_opening_the_store_on_a_full_disk_says_what_to_do(small_disk: SmallDisk,
+                                                          corpus: Path) -> None:
+    data = small_disk.root / "data"
+    ingested_seeds(data)
+    small_disk.fill(leave_kb=0)
+    result = small_disk.run("--data", str(data), "ingest", str(corpus))
+    assert result.returncode == 1, result.stdout
+    assert "the disk is full" in result.stderr and "Free some space" in result.stderr, \
+        result.stderr
+    assert "nothing stored was changed" in result.stderr and "Traceback" not in result.stderr
+    small_disk.free()
+    assert len(article_graphs(data)()) == 1
+
+
 def test_release_into_a_full_disk(small_disk: SmallDisk) -> None:
     data = small_disk.root / "data"
     ingested_seeds(data)
