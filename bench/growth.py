@@ -18,6 +18,10 @@ kept under ``--work`` (bench/vs_virtuoso.py reuses it). Then:
 - server memory: the peak over those queries of the server's and its query workers'
   unique set sizes (USS, so shared pages count once), summed.
 
+A query the server stops at ``--query-timeout`` is reported as "timeout" rather than ending
+the run. Each size's ingest figures are kept in ``--work``/ingest-N.json; ``--reuse`` measures
+the queries of a size already ingested again without ingesting it anew.
+
 Baseline, in the same run: the smallest size's figures; every column is also given as a
 multiple of it, so the growth curve reads directly (linear growth = the size ratio).
 """
@@ -26,6 +30,9 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
+import json
+import math
 import os
 import re
 import shutil
@@ -147,8 +154,10 @@ class PeakMemory:
         return self.peak
 
 
-def query_latencies(url: str, repeat: int,
-                    memory: PeakMemory) -> dict[str, tuple[float, float]]:
+def query_latencies(url: str, repeat: int, memory: PeakMemory,
+                    timeout: float) -> dict[str, tuple[float, float]]:
+    """p50 and p99 of each example; a query the server stopped at its timeout counts as
+    taking forever (shown as "timeout")."""
     session = requests.Session()
     out = {}
     for ex in MIX:
@@ -156,9 +165,13 @@ def query_latencies(url: str, repeat: int,
         for _ in range(repeat):
             start = time.perf_counter()
             response = session.post(url + "sparql", data={"query": ex.query},
-                                    headers={"Accept": ACCEPT[ex.form]}, timeout=600)
+                                    headers={"Accept": ACCEPT[ex.form]}, timeout=timeout + 60)
             samples.append(time.perf_counter() - start)
-            response.raise_for_status()
+            if response.status_code == 503:
+                print(f"{ex.id}: 503 {response.text[:200]}", file=sys.stderr, flush=True)
+                samples[-1] = math.inf
+            else:
+                response.raise_for_status()
             memory.sample()
         samples.sort()
         out[ex.id] = (statistics.median(samples), samples[min(len(samples) - 1,
@@ -166,12 +179,29 @@ def query_latencies(url: str, repeat: int,
     return out
 
 
-def measure(articles: int, work: Path, repeat: int) -> Size:
+def measure(articles: int, work: Path, repeat: int, query_timeout: float,
+            reuse: bool) -> Size:
+    data = work / f"data-{articles}"
+    figures = work / f"ingest-{articles}.json"
+    if reuse and figures.exists():
+        size = Size(**json.loads(figures.read_text(encoding="utf-8")))
+    else:
+        size = ingested(articles, work, data)
+        figures.write_text(json.dumps(dataclasses.asdict(size)), encoding="utf-8")
+    print(f"{articles} articles ingested: {size}", file=sys.stderr, flush=True)
+    with Serve(data, env={"NEWSGRAPH_QUERY_TIMEOUT": str(query_timeout)}) as server:
+        memory = PeakMemory(server.process.pid, every=0.5)
+        size.latency = query_latencies(server.url, repeat, memory, query_timeout)
+        size.server_mb = memory.stop() / 2**20
+    return size
+
+
+def ingested(articles: int, work: Path, data: Path) -> Size:
+    """Ingest the corpus of ``articles`` into a fresh ``data``: the ingest's figures."""
     size = Size(articles)
     corpus = work / f"corpus-{articles}"
     if not corpus.exists():
         write(corpus, articles, seed=1, fmt="jsonl")
-    data = work / f"data-{articles}"
     shutil.rmtree(data, ignore_errors=True)
     ingest = subprocess.Popen([NEWSGRAPH, "--data", str(data), "ingest", str(corpus),
                                "--workers", "2", "--no-progress"],
@@ -189,11 +219,6 @@ def measure(articles: int, work: Path, repeat: int) -> Size:
     store = Store.read_only(data / "snapshots" / (data / "snapshots" / "CURRENT")
                             .read_text().strip())
     size.triples = store.quad_count()
-    del store
-    with Serve(data) as server:
-        memory = PeakMemory(server.process.pid, every=0.5)
-        size.latency = query_latencies(server.url, repeat, memory)
-        size.server_mb = memory.stop() / 2**20
     return size
 
 
@@ -217,8 +242,7 @@ def table(sizes: list[Size]) -> str:
              last.dump_s / first.dump_s)]
     for ex in MIX:
         rows.append((f"{ex.id} p50/p99 ms",
-                     [f"{1000 * s.latency[ex.id][0]:.0f} / {1000 * s.latency[ex.id][1]:.0f}"
-                      for s in sizes],
+                     [f"{ms(s.latency[ex.id][0])} / {ms(s.latency[ex.id][1])}" for s in sizes],
                      last.latency[ex.id][0] / first.latency[ex.id][0]))
     growth = f"x from {first.articles:,} to {last.articles:,}"
     lines = ["| measure | " + " | ".join(f"{s.articles:,} articles" for s in sizes)
@@ -226,7 +250,11 @@ def table(sizes: list[Size]) -> str:
              "| --- | " + " | ".join("---:" for _ in sizes) + " | ---: |"]
     lines += [f"| {name} | " + " | ".join(cells) + f" | {ratio:.1f} |"
               for name, cells, ratio in rows]
-    return "\n".join(lines)
+    return re.sub(r"\| (inf|nan) \|$", "| - |", "\n".join(lines), flags=re.MULTILINE)
+
+
+def ms(seconds: float) -> str:
+    return "timeout" if math.isinf(seconds) else f"{1000 * seconds:.0f}"
 
 
 def plot(sizes: list[Size], path: Path) -> None:
@@ -248,7 +276,8 @@ def plot(sizes: list[Size], path: Path) -> None:
     ax.set_title("size (MB)")
     ax = axes[2]
     for ex in MIX:
-        ax.plot(n, [1000 * s.latency[ex.id][0] for s in sizes], "o-", label=ex.id)
+        ax.plot(n, [1000 * s.latency[ex.id][0] if math.isfinite(s.latency[ex.id][0])
+                    else math.nan for s in sizes], "o-", label=ex.id)
     ax.set_title("query p50 (ms), one client")
     for ax in axes:
         ax.set_xscale("log")
@@ -267,11 +296,18 @@ def main() -> None:
     parser.add_argument("--work", type=Path, default=Path("/tmp/newsgraph-growth"))
     parser.add_argument("--repeat", type=int, default=10)
     parser.add_argument("--plot", type=Path, default=ROOT / "bench" / "growth.png")
+    parser.add_argument("--query-timeout", type=float, default=900,
+                        help="the server's query timeout (s); a query stopped by it is "
+                             "reported as a timeout")
+    parser.add_argument("--reuse", action="store_true",
+                        help="keep a size already ingested under --work (its figures are in "
+                             "ingest-N.json) and only measure its queries again")
     args = parser.parse_args()
     args.work.mkdir(parents=True, exist_ok=True)
     sizes = []
     for articles in sorted(args.articles):
-        sizes.append(measure(articles, args.work, args.repeat))
+        sizes.append(measure(articles, args.work, args.repeat, args.query_timeout,
+                             args.reuse))
         print(f"{articles} articles measured", file=sys.stderr, flush=True)
     print(f"growth: {os.cpu_count()} cores; query latency over HTTP, one client, "
           f"{args.repeat} runs per query, result cache off")
