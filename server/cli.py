@@ -90,12 +90,13 @@ def _writing(what: str, kept: str = "what was committed before is kept and the s
                                    ) from exc
 
 
-def _publish(store: Store, settings: Settings) -> list[Path]:
-    """After a write: the dumps, and a snapshot for a running `newsgraph serve`."""
-    dumps = publish(store, settings)
+def _publish(store: Store, settings: Settings, dumps: bool = True) -> list[Path]:
+    """After a write: the dumps (unless not wanted), and a snapshot for a running
+    `newsgraph serve`."""
+    written = publish(store, settings, dumps=dumps)
     if not is_remote(settings):  # a remote engine is queried directly, not through snapshots
         Snapshots(settings.snapshots_dir).publish(store, settings.snapshot_retention)
-    return dumps
+    return written
 
 
 PROGRESS_OPTION = click.option("--progress/--no-progress", default=None,
@@ -132,9 +133,13 @@ def _reader(extractor: str) -> Reader:
 @click.option("--force", is_flag=True,
               help="Also re-ingest the inputs already stored unchanged (by default a re-run "
                    "skips them).")
+@click.option("--dumps/--no-dumps", default=True, show_default=True,
+              help="Rewrite the dumps afterwards. They hold the whole store, so on a large "
+                   "one they take longer than a small ingest: --no-dumps, then `newsgraph "
+                   "dumps` once the ingests are done.")
 @click.pass_obj
 def ingest(settings: Settings, paths: tuple[Path, ...], progress: bool | None,
-           extractor: str, workers: int, batch_size: int, force: bool) -> None:
+           extractor: str, workers: int, batch_size: int, force: bool, dumps: bool) -> None:
     """Ingest articles (text, HTML, JSON) and records from files or folders, then rewrite
     the dumps. Exit status 1 if any input was rejected (skipped ones do not count).
 
@@ -158,14 +163,28 @@ def ingest(settings: Settings, paths: tuple[Path, ...], progress: bool | None,
             click.echo(f"{label}: {outcome.summary()}", err=True)
     ingested = time.monotonic()
     with _writing("ingest"):
-        dumps = _publish(store, settings)
+        written = _publish(store, settings, dumps=dumps)
     click.echo(
         f"{report.stored} stored, {report.rejected} rejected, {report.skipped} skipped, "
         f"{report.unchanged} unchanged (already stored), {report.triples} triples "
         f"written in {ingested - started:.1f} s; store now holds {store.count()} triples; "
-        f"dumps written in {time.monotonic() - ingested:.1f} s: "
-        f"{', '.join(str(p) for p in dumps)}")
+        + (f"dumps written in {time.monotonic() - ingested:.1f} s: "
+           f"{', '.join(str(p) for p in written)}" if dumps else
+           "dumps not rewritten (--no-dumps): `newsgraph dumps` rewrites them"))
     sys.exit(1 if report.rejected else 0)
+
+
+@main.command("dumps")
+@click.pass_obj
+def dumps_command(settings: Settings) -> None:
+    """Rewrite the dumps (gzipped Turtle and N-Triples of the whole store), as every ingest
+    does unless run with --no-dumps."""
+    store = _open_store(settings)
+    started = time.monotonic()
+    with _writing("writing the dumps", kept="the previous dumps are still in place"):
+        written = _publish(store, settings)
+    click.echo(f"dumps written in {time.monotonic() - started:.1f} s: "
+               f"{', '.join(str(p) for p in written)}")
 
 
 @main.command("map")

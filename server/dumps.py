@@ -7,6 +7,7 @@ Release folders and ``/dumps/latest/`` are served by :mod:`server.releases`.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 
 from flask import Blueprint, Response, current_app, jsonify, render_template, request
@@ -36,6 +37,9 @@ def _listing() -> list[dict]:
                 "format": media_type,
                 "compression": "gzip",
                 "bytes": path.stat().st_size,
+                # when it was written: an ingest run with --no-dumps leaves it older
+                "modified": datetime.fromtimestamp(path.stat().st_mtime, UTC)
+                .isoformat(timespec="seconds"),
             })
     return rows
 

@@ -182,8 +182,9 @@ def write_gzip_atomically(target: Path, write: Callable[[BinaryIO], None]) -> Ha
     return hashing
 
 
-def publish(store: Store, settings: Settings) -> list[Path]:
-    """Refresh the dataset description and rewrite the dumps."""
+def publish(store: Store, settings: Settings, dumps: bool = True) -> list[Path]:
+    """Refresh the dataset description and (unless ``dumps`` is false) rewrite the dumps;
+    the paths written."""
     store.replace_graph(settings.iris.meta_graph, dataset_description(settings))
     store.flush()
-    return write_dumps(store, settings.dumps_dir)
+    return write_dumps(store, settings.dumps_dir) if dumps else []

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import gzip
 import json
 import os
 import re
@@ -10,6 +11,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pyoxigraph as ox
 import pytest
 from conftest import SEED_RECORD, SEED_TEXT, SEEDS
 
@@ -32,6 +34,22 @@ def test_ingest_seeds(tmp_path, target):
                      result.stdout), result.stdout
     assert (tmp_path / "dumps" / "newsgraph.ttl.gz").is_file()
     assert target.store(tmp_path).count("?a a ng:Article") == 1
+
+
+def test_ingest_without_dumps_then_the_dumps_command(tmp_path, target):
+    result = run("--data", str(tmp_path), "ingest", str(SEEDS), "--no-dumps", env=target.env)
+    assert result.returncode == 0, result.stderr
+    assert "dumps not rewritten (--no-dumps): `newsgraph dumps` rewrites them" in result.stdout
+    assert not (tmp_path / "dumps").exists()
+    assert target.store(tmp_path).count("?a a ng:Article") == 1
+    written = run("--data", str(tmp_path), "dumps", env=target.env)
+    assert written.returncode == 0, written.stderr
+    assert re.search(r"^dumps written in \d+\.\d s: ", written.stdout), written.stdout
+    turtle = gzip.decompress((tmp_path / "dumps" / "newsgraph.ttl.gz").read_bytes())
+    articles = ox.Store()
+    articles.load(turtle, format=ox.RdfFormat.TURTLE)
+    assert len(list(articles.query(
+        "SELECT ?a { ?a a <https://w3id.org/newsgraph/ontology#Article> }"))) == 1
 
 
 def test_bad_files_are_named_and_the_rest_is_ingested(tmp_path, target):

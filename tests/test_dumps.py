@@ -4,6 +4,7 @@ dumps published from each backend (conftest ``served``)."""
 from __future__ import annotations
 
 import gzip
+from datetime import datetime
 
 import requests
 from rdflib import Graph, URIRef
@@ -16,6 +17,11 @@ def test_listing_in_html_and_json(served):
                            timeout=10).json()["dumps"]
     assert {d["name"] for d in listing} == {"newsgraph.ttl.gz", "newsgraph.nt.gz"}
     assert all(d["bytes"] > 1000 for d in listing)
+    for dump in listing:  # when each was written, to the second, as in the page
+        written = datetime.fromisoformat(dump["modified"])
+        assert abs(written.timestamp() - (served.settings.dumps_dir / dump["name"])
+                   .stat().st_mtime) < 1
+        assert f"written {dump['modified']}" in html.text
 
 
 def test_downloaded_dumps_parse_and_hold_the_dataset(served):
