@@ -105,10 +105,11 @@ class Serve:
             [NEWSGRAPH, "--data", str(data), "serve", "--port", str(self.port),
              "--query-workers", str(query_workers)],
             env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        deadline = time.monotonic() + 120
+        # /health counts the store's triples on its first call: minutes at 100k articles
+        deadline = time.monotonic() + 900
         while time.monotonic() < deadline:
             try:
-                if requests.get(self.url + "health", timeout=5).ok:
+                if requests.get(self.url + "health", timeout=900).ok:
                     return
             except requests.ConnectionError:
                 time.sleep(0.2)

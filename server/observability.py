@@ -52,25 +52,46 @@ LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 
 
 
 class StoreSize:
-    """Triples and articles of the store, recounted only when the store changed (a new
-    snapshot, or another number of quads)."""
+    """Triples and articles of the store, recounted when the store changed (a new snapshot,
+    or another number of quads), in a thread of their own: counting 150 million triples
+    takes about a minute, and /health must answer a load balancer at once. A caller waits
+    for a recount at most ``wait`` seconds (a small store is counted well within it), then
+    gets the last size counted: (None, None) before the first count ends."""
 
-    def __init__(self, store: Store):
+    def __init__(self, store: Store, wait: float = 2.0):
         self.store = store
+        self.wait = wait
         self._lock = threading.Lock()
         self._key: object = None
-        self._size = (0, 0)
+        self._size: tuple[int | None, int | None] = (None, None)
+        self._counting: threading.Thread | None = None
 
-    def get(self) -> tuple[int, int]:
+    def get(self) -> tuple[int | None, int | None]:
         """(triples, articles); raises whatever the store raises when it cannot answer."""
         self.store.query("ASK { ?s ?p ?o }")  # the check: opens the snapshot, reads
         key = getattr(self.store, "snapshot_name", None) or self.store.quad_count()
         with self._lock:
-            if key != self._key:
-                # Every triple is in exactly one graph, so quads = triples of the union.
-                self._size = (self.store.quad_count(), self.store.count(ARTICLE_PATTERN))
-                self._key = key
+            if key != self._key and self._counting is None:
+                self._counting = threading.Thread(target=self._recount, args=(key,),
+                                                  name="store-size", daemon=True)
+                self._counting.start()
+            counting = self._counting
+        if counting is not None:
+            counting.join(self.wait)
+        with self._lock:
             return self._size
+
+    def _recount(self, key: object) -> None:
+        try:
+            # Every triple is in exactly one graph, so quads = triples of the union.
+            size = (self.store.quad_count(), self.store.count(ARTICLE_PATTERN))
+        except Exception as exc:  # the next call tries again; /health's ASK names failures
+            log.warning("counting the store failed: %s", exc)
+            size = None
+        with self._lock:
+            if size is not None:
+                self._size, self._key = size, key
+            self._counting = None
 
 
 class StoreCollector:
@@ -89,10 +110,11 @@ class StoreCollector:
             return
         up.add_metric([], 1)
         yield up
-        yield GaugeMetricFamily("newsgraph_store_triples", "Triples in the store",
-                                value=triples)
-        yield GaugeMetricFamily("newsgraph_store_articles", "Articles in the store",
-                                value=articles)
+        if triples is not None:  # not counted yet (a large store, just opened)
+            yield GaugeMetricFamily("newsgraph_store_triples", "Triples in the store",
+                                    value=triples)
+            yield GaugeMetricFamily("newsgraph_store_articles", "Articles in the store",
+                                    value=articles)
 
 
 class Metrics:

@@ -6,13 +6,19 @@ from __future__ import annotations
 
 import hashlib
 import json
+import threading
 import time
 from collections.abc import Callable
 
 import pytest
 import requests
+from conftest import SEED_RECORD
 from live_serve import Served, ingested_seeds
 from prometheus_client.parser import text_string_to_metric_families
+
+from mapper.pipeline import ingest_paths
+from server.observability import StoreSize
+from server.store import Store
 
 CROSS_PRODUCT = "SELECT (COUNT(*) AS ?n) { ?a ?b ?c . ?d ?e ?f . ?g ?h ?i }"
 EVENTS = "SELECT ?e ?label { ?e a ng:Event ; rdfs:label ?label } LIMIT 3"
@@ -127,3 +133,42 @@ def test_health_answers_503_with_the_reason_when_the_store_cannot_answer(server)
     finally:
         aside.rename(pointer)
     assert requests.get(server.url + "health", timeout=10).json() == healthy.json()
+
+
+class SlowToCount:
+    """A real store whose quad count waits for ``go``: what counting 150 million triples
+    (about a minute) looks like to /health."""
+
+    def __init__(self, store: Store):
+        self.store = store
+        self.go = threading.Event()
+
+    def query(self, sparql: str, **kwargs):
+        return self.store.query(sparql, **kwargs)
+
+    def count(self, pattern: str) -> int:
+        return self.store.count(pattern)
+
+    def quad_count(self) -> int:
+        self.go.wait(30)
+        return self.store.quad_count()
+
+    @property
+    def snapshot_name(self) -> str:
+        return "one-snapshot"
+
+
+def test_a_slow_count_does_not_hold_up_health(tmp_path, iris):
+    store = Store(tmp_path / "store")
+    ingest_paths([SEED_RECORD], store, iris, progress=False)
+    slow = SlowToCount(store)
+    size = StoreSize(slow, wait=0.2)  # type: ignore[arg-type]
+    started = time.monotonic()
+    assert size.get() == (None, None)  # not counted yet: answered within the wait
+    assert time.monotonic() - started < 5
+    slow.go.set()
+    deadline = time.monotonic() + 30
+    while size.get() == (None, None):
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    assert size.get() == (store.quad_count(), 1)
