@@ -61,7 +61,7 @@ def store_version(store: object, remote_ttl: float = 0.0) -> str:
     if isinstance(store, SnapshotStore):
         return f"snapshot:{store.snapshots.current_name()}"
     writes = f"writes:{getattr(store, 'writes', 0)}"
-    if getattr(store, "cacheable", True):
+    if getattr(store, "cacheable", True) or remote_ttl <= 0:
         return writes
     return f"period:{int(time.time() // remote_ttl)}:{writes}"
 
