@@ -85,8 +85,15 @@ SHARED_TRIPLE = "ASK { GRAPH ?g1 { ?s ?p ?o } GRAPH ?g2 { ?s ?p ?o } FILTER (?g1
 
 
 def union_is_a_set(store: Store) -> bool:
-    """Whether no triple is stored in two graphs (the mapper's guarantee, checked)."""
-    return not bool(store.query(SHARED_TRIPLE))
+    """Whether no triple is stored in two graphs (the mapper's guarantee, checked, unless
+    the store remembers a passing check with only ingest batches written since:
+    :attr:`server.store.Store.known_union_set`)."""
+    if getattr(store, "known_union_set", False):
+        return True
+    is_set = not bool(store.query(SHARED_TRIPLE))
+    if is_set and hasattr(store, "remember_union_set"):
+        store.remember_union_set()
+    return is_set
 
 
 def union_triples(store: Store, *, is_set: bool | None = None) -> Iterable[ox.Triple]:
@@ -185,6 +192,8 @@ def write_gzip_atomically(target: Path, write: Callable[[BinaryIO], None]) -> Ha
 def publish(store: Store, settings: Settings, dumps: bool = True) -> list[Path]:
     """Refresh the dataset description and (unless ``dumps`` is false) rewrite the dumps;
     the paths written."""
-    store.replace_graph(settings.iris.meta_graph, dataset_description(settings))
+    # The description only says things of the dataset's own IRI, said nowhere else.
+    store.replace_graph(settings.iris.meta_graph, dataset_description(settings),
+                        keeps_union_set=True)
     store.flush()
     return write_dumps(store, settings.dumps_dir) if dumps else []

@@ -324,7 +324,8 @@ class SparqlStore:
         for article in articles:
             self.replace_triples(article.graph_iri, _parse_nt(article.graph_nt))
 
-    def replace_graph(self, graph_iri: URIRef, graph: Graph) -> None:
+    def replace_graph(self, graph_iri: URIRef, graph: Graph, *,
+                      keeps_union_set: bool = False) -> None:
         self.replace_triples(str(graph_iri), _triples(graph))
 
     def replace_triples(self, graph_iri: str, triples: Iterable[ox.Triple]) -> None:

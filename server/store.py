@@ -190,19 +190,49 @@ class Store:
                 self._update(" ;\n".join(f"DROP SILENT GRAPH <{g}>" for g in graphs))
         self._pending_path.unlink()
 
-    def replace_graph(self, graph_iri: URIRef, graph: Graph) -> None:
-        """Atomically replace one named graph with the given triples."""
-        self.replace_triples(str(graph_iri), _triples(graph))
+    def replace_graph(self, graph_iri: URIRef, graph: Graph, *,
+                      keeps_union_set: bool = False) -> None:
+        """Atomically replace one named graph with the given triples (``keeps_union_set``:
+        the caller knows none of them is in another graph)."""
+        self.replace_triples(str(graph_iri), _triples(graph), keeps_union_set=keeps_union_set)
 
-    def replace_triples(self, graph_iri: str, triples: Iterable[ox.Triple]) -> None:
+    def replace_triples(self, graph_iri: str, triples: Iterable[ox.Triple], *,
+                        keeps_union_set: bool = False) -> None:
         """Atomically replace one named graph with ``triples``."""
+        if not keeps_union_set:
+            self._forget_union_set()
         self._update(f"DROP SILENT GRAPH <{graph_iri}> ;\n{_insert_data(graph_iri, triples)}")
 
     def update(self, sparql_update: str) -> None:
         """Apply one SPARQL Update as one transaction (``link --online`` writes all its links
         this way): all of it or, on an error, nothing."""
+        self._forget_union_set()
         with self.indexed([ALL_ENTITIES]):  # curation may rename any entity
             self._update(sparql_update)
+
+    # A triple stored in two graphs would appear twice in the union the dumps stream;
+    # checking for one reads every quad (over 17 minutes at 150 million triples), so the
+    # store remembers a passing check (server.publish.union_is_a_set) in a file beside it,
+    # which every write but an ingest batch (the mapper stores no triple twice) deletes
+    # first. An in-memory store always checks.
+
+    @property
+    def _union_set_marker(self) -> Path | None:
+        return self.path.with_name(self.path.name + ".union-is-a-set") if self.path else None
+
+    @property
+    def known_union_set(self) -> bool:
+        """Whether the union was found to be a set and only ingest batches wrote since."""
+        marker = self._union_set_marker
+        return marker is not None and marker.exists()
+
+    def remember_union_set(self) -> None:
+        if self._union_set_marker is not None:
+            self._union_set_marker.touch()
+
+    def _forget_union_set(self) -> None:
+        if self._union_set_marker is not None:
+            self._union_set_marker.unlink(missing_ok=True)
 
     def indexed(self, graphs: Sequence[str], entities: Collection[str] | None = None
                 ) -> AbstractContextManager[None]:
