@@ -211,7 +211,7 @@ class Store:
             self._update(sparql_update)
 
     # A triple stored in two graphs would appear twice in the union the dumps stream;
-    # checking for one reads every quad (over 17 minutes at 150 million triples), so the
+    # checking for one reads every quad (22 minutes at 150 million triples), so the
     # store remembers a passing check (server.publish.union_is_a_set) in a file beside it,
     # which every write but an ingest batch (the mapper stores no triple twice) deletes
     # first. An in-memory store always checks.

@@ -326,7 +326,7 @@ def test_union_dumps_stay_a_set_even_if_a_triple_were_in_two_graphs():
 
 
 def test_the_store_remembers_a_union_found_to_be_a_set_until_a_curator_writes(tmp_path, iris):
-    """The check reads every quad (over 17 minutes at 150 million triples): a passing one is
+    """The check reads every quad (22 minutes at 150 million triples): a passing one is
     remembered; ingest batches keep it, any other write forgets it."""
     from conftest import SEED_RECORD, generated_corpus
 
