@@ -52,8 +52,10 @@ def _open_store(settings: Settings) -> Store:
     try:
         return open_store(settings)  # type: ignore[return-value] - or a SparqlStore
     except StoreError as exc:  # RocksDB writes a log and a manifest when it opens
-        raise click.ClickException(_explained(exc, str(exc)) + (
-            "; nothing stored was changed" if _disk_full(exc) else "")) from exc
+        detail = str(exc)
+        if _disk_full(exc):
+            detail = _explained(exc, detail) + "; nothing stored was changed"
+        raise click.ClickException(detail) from exc
 
 
 #: errno values (and RocksDB's words for them) meaning the disk cannot take more data.

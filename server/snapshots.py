@@ -101,13 +101,9 @@ class Snapshots:
                 if name == self.current_name():
                     return name, None  # an old snapshot: kept for the retention time
                 continue  # superseded and deleted meanwhile: read CURRENT again
-            try:
-                fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
-                if os.fstat(fd).st_nlink:
-                    return name, fd
-            except BlockingIOError:
-                pass  # a writer is deleting it, so CURRENT names a newer one
-            os.close(fd)
+            if held(fd):
+                return name, fd
+            os.close(fd)  # a writer deleted it or is deleting it: CURRENT names a newer one
         return None
 
     def prune(self, retention: float) -> list[str]:
@@ -139,6 +135,17 @@ class Snapshots:
                 if fd is not None:
                     os.close(fd)
         return removed
+
+
+def held(fd: int) -> bool:
+    """Take a shared lock on an open ``.readers`` file; whether its snapshot is still there.
+    A writer deletes a snapshot holding the lock exclusively and unlinks the file first, so a
+    reader that opened the file just before gets the lock on an unlinked file, or none."""
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return False
+    return os.fstat(fd).st_nlink > 0
 
 
 def _no_snapshot(root: Path) -> StoreError:

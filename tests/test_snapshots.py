@@ -6,6 +6,7 @@ separate process, killed with SIGKILL.
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
 import sys
@@ -14,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from server.snapshots import READERS, Snapshots, SnapshotStore
+from server.snapshots import READERS, Snapshots, SnapshotStore, held
 from server.store import Store, StoreError
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -126,6 +127,27 @@ def test_snapshots_made_before_reader_locks_are_read_and_deleted_after_the_reten
     time.sleep(0.2)
     newest = snapshots.publish(writer, 0.1)
     assert snapshot_dirs(snapshots) == [newest.name]
+
+
+def test_a_reader_never_holds_a_snapshot_deleted_under_it(tmp_path, writer):
+    """The race `Snapshots.hold` closes: a reader opens a snapshot's `.readers` file, and a
+    writer deletes the snapshot before the reader takes its lock."""
+    snapshots = Snapshots(tmp_path / "snapshots")
+    first = snapshots.publish(writer, HOUR)
+    opened_first = os.open(snapshots.root / (first.name + READERS), os.O_RDONLY)
+    try:
+        second = snapshots.publish(writer, HOUR)  # no lock on the first yet: deleted
+        assert snapshot_dirs(snapshots) == [second.name]
+        assert not held(opened_first)
+        opened_second = os.open(snapshots.root / (second.name + READERS), os.O_RDONLY)
+        try:
+            assert held(opened_second)
+            snapshots.publish(writer, HOUR)  # the second is held now: kept
+            assert second.name in snapshot_dirs(snapshots)
+        finally:
+            os.close(opened_second)
+    finally:
+        os.close(opened_first)
 
 
 def test_no_snapshot_is_a_clear_error(tmp_path):
