@@ -15,6 +15,7 @@ import sys
 import time
 from pathlib import Path
 
+import pyoxigraph as ox
 import pytest
 import requests
 from click.testing import CliRunner
@@ -141,6 +142,48 @@ def test_generated_corpus(tmp_path, iris, corpus):
     assert person["p"].value in {h.iri for h in search(index, last, kinds=["actor"])}
     assert person["p"].value in {h.iri for h in search(index, last[:4] + "*",
                                                        kinds=["actor"], limit=1000)}
+
+
+def test_new_graphs_documents_read_from_their_n_triples_are_those_read_from_the_store(
+        tmp_path, iris, corpus, monkeypatch):
+    """An ingest writer reads the documents of the graphs it bulk-loads from their N-Triples
+    (server.search.new_graph_documents) instead of querying them back: the same documents,
+    on every graph of the seed and a generated corpus; a shape the queries read as several
+    rows (two headlines) is left to the store."""
+    import server.search as search_module
+
+    read_back: list[str] = []
+    reading = search_module.article_documents
+    monkeypatch.setattr(search_module, "article_documents", lambda store, graphs, **kw: (
+        read_back.extend(graphs), reading(store, graphs, **kw))[1])
+    store = Store(tmp_path / "store")
+    ingest_paths([SEED_RECORD, corpus], store, iris, progress=False, batch_size=7)
+    graphs = search_module.all_article_graphs(store)
+    assert len(graphs) == 31 and read_back == []  # not one graph was read back
+    assert agrees(store)
+    kinds = set()
+    for graph in graphs:
+        nt = ox.serialize(store.graph_triples(graph), format=ox.RdfFormat.N_TRIPLES)
+        from_store = reading(store, [graph], referred=False)[0][graph]
+        assert sorted(search_module.new_graph_documents(nt)) == sorted(from_store), graph
+        kinds |= {d.kind for d in from_store}
+    assert kinds == {"article", "event", "actor", "place"}
+    # names a local actor may carry: more labels (the first sorted is the title) and aliases
+    nt = ox.serialize(store.graph_triples(graphs[0]), format=ox.RdfFormat.N_TRIPLES)
+    actor = next(d.iri for d in reading(store, [graphs[0]])[0][graphs[0]]
+                 if d.kind == "actor" and "/entity/" in d.iri)
+    names = (f'<{actor}> <http://www.w3.org/2000/01/rdf-schema#label> "Aaa" .\n'
+             f'<{actor}> <http://www.w3.org/2004/02/skos/core#altLabel> "Zzz \\u00e9" .\n')
+    named = Store(None)
+    named.replace_triples(graphs[0], ox.parse(nt + names.encode(), ox.RdfFormat.N_TRIPLES))
+    from_store = reading(named, [graphs[0]], referred=False)[0][graphs[0]]
+    assert "Zzz é" in next(d.body for d in from_store if d.iri == actor)
+    assert sorted(search_module.new_graph_documents(nt + names.encode())) == sorted(from_store)
+    nt = ox.serialize(store.graph_triples(graphs[0]), format=ox.RdfFormat.N_TRIPLES)
+    article = next(d.iri for d in reading(store, [graphs[0]])[0][graphs[0]]
+                   if d.kind == "article")
+    second = f'<{article}> <https://schema.org/headline> "A second headline" .\n'.encode()
+    assert search_module.new_graph_documents(nt + second) is None
 
 
 # --- the index follows the store ----------------------------------------------------------
