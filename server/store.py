@@ -16,7 +16,7 @@ import json
 import os
 import re
 from collections import Counter
-from collections.abc import Collection, Iterable, Iterator, Sequence
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
 
@@ -25,7 +25,7 @@ from rdflib import Graph, URIRef
 
 from mapper.mapping import ArticleTriples, MappedArticle
 from mapper.namespaces import NG, PREFIXES
-from server.search import ALL_ENTITIES, SearchIndex
+from server.search import ALL_ENTITIES, Doc, SearchIndex, new_graph_documents
 
 RDFS_LABEL = "http://www.w3.org/2000/01/rdf-schema#label"
 LINK_SCORE = str(NG.linkScore)
@@ -62,8 +62,11 @@ class Store:
             if path is None:
                 self._store = ox.Store()
             else:
+                new = not path.exists() or not any(path.iterdir())
                 path.mkdir(parents=True, exist_ok=True)
                 self._store = ox.Store(str(path))
+                if new:  # nothing is in two graphs yet: a store built by ingests never checks
+                    self.remember_union_set()
         except OSError as exc:
             if "lock" in str(exc).lower():
                 raise StoreBusy(
@@ -122,7 +125,9 @@ class Store:
         fresh = self._bulk_loadable(articles)
         entities = {line[1:line.index(b">")].decode() for a in articles
                     for line in a.entities_nt.splitlines() if line.startswith(b"<")}
-        with self.indexed([a.graph_iri for a in articles], entities):
+        documents = {a.graph_iri: docs for a in articles if a.graph_iri in fresh
+                     and (docs := new_graph_documents(a.graph_nt)) is not None}
+        with self.indexed([a.graph_iri for a in articles], entities, documents):
             self._update(_replace_articles_update(articles, bulk_loaded=fresh))
             if fresh:
                 self._bulk_load([a for a in articles if a.graph_iri in fresh])
@@ -212,9 +217,9 @@ class Store:
 
     # A triple stored in two graphs would appear twice in the union the dumps stream;
     # checking for one reads every quad (22 minutes at 150 million triples), so the
-    # store remembers a passing check (server.publish.union_is_a_set) in a file beside it,
-    # which every write but an ingest batch (the mapper stores no triple twice) deletes
-    # first. An in-memory store always checks.
+    # store remembers a passing check (server.publish.union_is_a_set), or its creation
+    # empty, in a file beside it, which every write but an ingest batch (the mapper stores
+    # no triple twice) deletes first. An in-memory store always checks.
 
     @property
     def _union_set_marker(self) -> Path | None:
@@ -234,12 +239,14 @@ class Store:
         if self._union_set_marker is not None:
             self._union_set_marker.unlink(missing_ok=True)
 
-    def indexed(self, graphs: Sequence[str], entities: Collection[str] | None = None
+    def indexed(self, graphs: Sequence[str], entities: Collection[str] | None = None,
+                documents: Mapping[str, list[Doc]] | None = None
                 ) -> AbstractContextManager[None]:
         """Around a write that may change these graphs (or :data:`ALL_ENTITIES`): the
         full-text index follows it, journaled so that a crash cannot make them disagree.
-        ``entities``: every shared entity whose description the write changes, if known."""
-        return (self.search.tracking(self, graphs, entities) if self.search
+        ``entities``: every shared entity whose description the write changes, if known;
+        ``documents``: those of graphs the write stores new and whole, if known."""
+        return (self.search.tracking(self, graphs, entities, documents) if self.search
                 else nullcontext())
 
     def _update(self, update: str) -> None:
