@@ -209,10 +209,21 @@ def article_documents(store: Readable, graphs: Sequence[str], referred: bool = T
     return docs, shared
 
 
-#: What documents are made of: the predicates :func:`new_graph_documents` keeps.
-_DOCUMENT_PREDICATES = frozenset(f"<{p}>".encode() for p in (
+_TYPE, _HEADLINE, _TEXT, _STRING, _SOURCE, _LABEL, _TRIGGER, _BEGIN, _ALIAS = (str(p) for p in (
     RDF.type, SCHEMA.headline, NG.text, NIF.isString, PROV.wasDerivedFrom, RDFS.label,
     NG.trigger, NIF.beginIndex, SKOS.altLabel))
+#: What documents are made of: the lines :func:`new_graph_documents` parses.
+_DOCUMENT_PREDICATES = frozenset(f"<{p}>".encode() for p in (
+    _HEADLINE, _TEXT, _STRING, _SOURCE, _LABEL, _TRIGGER, _BEGIN, _ALIAS))
+_DOCUMENT_TYPES = frozenset(f"<{_TYPE}> <{c}>".encode() for c in KINDS.values())
+
+
+def _document_line(line: bytes) -> bool:
+    """Whether an N-Triples line ("<s> <p> o .") is one :func:`new_graph_documents` reads."""
+    predicate_object = line.partition(b" ")[2]
+    predicate = predicate_object.partition(b" ")[0]
+    return predicate in _DOCUMENT_PREDICATES or (
+        predicate_object.rpartition(b" ")[0] in _DOCUMENT_TYPES)
 
 
 def new_graph_documents(graph_nt: bytes) -> list[Doc] | None:
@@ -225,36 +236,35 @@ def new_graph_documents(graph_nt: bytes) -> list[Doc] | None:
     article's), so their documents are too. None when the graph has a shape the queries
     read as several rows (two articles, or two headlines, labels or triggers of one
     thing): the caller reads such a graph from the store."""
-    about: dict[str, dict[str, list]] = {}
-    kept = b"\n".join(line for line in graph_nt.splitlines()  # "<s> <p> o ." lines
-                       if line.partition(b" ")[2].partition(b" ")[0] in _DOCUMENT_PREDICATES)
+    kinds: dict[str, set[str]] = {}
+    values: dict[tuple[str, str], list] = {}
+    kept = b"\n".join(line for line in graph_nt.splitlines() if _document_line(line))
     for quad in ox.parse(kept, ox.RdfFormat.N_TRIPLES):
-        about.setdefault(quad.subject.value, {}).setdefault(
-            quad.predicate.value, []).append(quad.object)
+        subject, predicate = quad.subject.value, quad.predicate.value
+        if predicate == _TYPE:
+            kinds.setdefault(subject, set()).add(quad.object.value)
+        else:
+            values.setdefault((subject, predicate), []).append(quad.object)
 
     def one(subject: str, predicate: str) -> list | None:
-        values = about.get(subject, {}).get(predicate, [])
-        return values if len(values) <= 1 else None
+        found = values.get((subject, predicate), [])
+        return found if len(found) <= 1 else None
 
-    def types(subject: str) -> set[str]:
-        return {t.value for t in about[subject].get(str(RDF.type), [])}
-
-    articles = [s for s in about if KINDS["article"] in types(s)]
+    articles = [s for s, k in kinds.items() if KINDS["article"] in k]
     if len(articles) != 1:
         return None
     article = articles[0]
-    headline, text = one(article, str(SCHEMA.headline)), one(article, str(NG.text))
-    body = one(text[0].value, str(NIF.isString)) if text else []
+    headline, text = one(article, _HEADLINE), one(article, _TEXT)
+    body = one(text[0].value, _STRING) if text else []
     if headline is None or text is None or body is None:
         return None
     raw_body = body[0].value if body else ""
     docs = [Doc("article", article, None, _clean(headline[0].value if headline else ""),
                 _clean(raw_body))]
     sentences = None
-    for event in (s for s in about if KINDS["event"] in types(s)):
-        source, label, trigger = (one(event, str(p)) for p in (PROV.wasDerivedFrom,
-                                                              RDFS.label, NG.trigger))
-        begin = one(trigger[0].value, str(NIF.beginIndex)) if trigger else []
+    for event in (s for s, k in kinds.items() if KINDS["event"] in k):
+        source, label, trigger = (one(event, p) for p in (_SOURCE, _LABEL, _TRIGGER))
+        begin = one(trigger[0].value, _BEGIN) if trigger else []
         if source is None or label is None or trigger is None or begin is None:
             return None
         if begin and sentences is None:
@@ -262,13 +272,14 @@ def new_graph_documents(graph_nt: bytes) -> list[Doc] | None:
         docs.append(Doc("event", event, source[0].value if source else None,
                         _clean(label[0].value if label else ""),
                         _clean(_sentence(sentences, int(begin[0].value)) if begin else "")))
-    for entity in (s for s in about if types(s) & {KINDS["actor"], KINDS["place"]}):
-        labels = sorted({_clean(t.value) for t in about[entity].get(str(RDFS.label), [])})
+    for entity, classes in kinds.items():
+        if not classes & {KINDS["actor"], KINDS["place"]}:
+            continue
+        labels = sorted({_clean(t.value) for t in values.get((entity, _LABEL), [])})
         title = labels[0] if labels else ""
-        others = sorted(({*labels} | {_clean(t.value) for t in about[entity].get(
-            str(SKOS.altLabel), [])}) - {title})
-        kind = "actor" if KINDS["actor"] in types(entity) else "place"
-        docs.append(Doc(kind, entity, None, title, "\n".join(others)))
+        others = {*labels} | {_clean(t.value) for t in values.get((entity, _ALIAS), [])}
+        kind = "actor" if KINDS["actor"] in classes else "place"
+        docs.append(Doc(kind, entity, None, title, "\n".join(sorted(others - {title}))))
     return docs
 
 
