@@ -169,7 +169,7 @@ def ingest(settings: Settings, paths: tuple[Path, ...], progress: bool | None,
     click.echo(
         f"{report.stored} stored, {report.rejected} rejected, {report.skipped} skipped, "
         f"{report.unchanged} unchanged (already stored), {report.triples} triples "
-        f"written in {ingested - started:.1f} s; store now holds {store.count()} triples; "
+        f"written in {ingested - started:.1f} s; store now holds {store.quad_count()} quads; "
         + (f"dumps written in {time.monotonic() - ingested:.1f} s: "
            f"{', '.join(str(p) for p in written)}" if dumps else
            "dumps not rewritten (--no-dumps): `newsgraph dumps` rewrites them"))

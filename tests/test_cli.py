@@ -34,6 +34,8 @@ def test_ingest_seeds(tmp_path, target):
                      result.stdout), result.stdout
     assert (tmp_path / "dumps" / "newsgraph.ttl.gz").is_file()
     assert target.store(tmp_path).count("?a a ng:Article") == 1
+    held = int(re.search(r"store now holds (\d+) quads", result.stdout)[1])
+    assert held == target.store(tmp_path).quad_count() > 1000
 
 
 def test_ingest_without_dumps_then_the_dumps_command(tmp_path, target):
