@@ -235,16 +235,19 @@ def new_graph_documents(graph_nt: bytes) -> list[Doc] | None:
     Its actors and places are described in it alone (their IRIs are minted under the
     article's), so their documents are too. None when the graph has a shape the queries
     read as several rows (two articles, or two headlines, labels or triggers of one
-    thing): the caller reads such a graph from the store."""
+    thing), or that is not N-Triples: the caller reads such a graph from the store."""
     kinds: dict[str, set[str]] = {}
     values: dict[tuple[str, str], list] = {}
     kept = b"\n".join(line for line in graph_nt.splitlines() if _document_line(line))
-    for quad in ox.parse(kept, ox.RdfFormat.N_TRIPLES):
-        subject, predicate = quad.subject.value, quad.predicate.value
-        if predicate == _TYPE:
-            kinds.setdefault(subject, set()).add(quad.object.value)
-        else:
-            values.setdefault((subject, predicate), []).append(quad.object)
+    try:
+        for quad in ox.parse(kept, ox.RdfFormat.N_TRIPLES):
+            subject, predicate = quad.subject.value, quad.predicate.value
+            if predicate == _TYPE:
+                kinds.setdefault(subject, set()).add(quad.object.value)
+            else:
+                values.setdefault((subject, predicate), []).append(quad.object)
+    except SyntaxError:  # the store's load will say what is wrong with it
+        return None
 
     def one(subject: str, predicate: str) -> list | None:
         found = values.get((subject, predicate), [])

@@ -184,6 +184,7 @@ def test_new_graphs_documents_read_from_their_n_triples_are_those_read_from_the_
                    if d.kind == "article")
     second = f'<{article}> <https://schema.org/headline> "A second headline" .\n'.encode()
     assert search_module.new_graph_documents(nt + second) is None
+    assert search_module.new_graph_documents(nt + b'<x> <https://schema.org/headline> "\n') is None
 
 
 # --- the index follows the store ----------------------------------------------------------
