@@ -10,10 +10,13 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import multiprocessing
 import os
 import shutil
 import tempfile
 from collections.abc import Callable, Iterable
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
@@ -23,7 +26,7 @@ from rdflib import RDF, Graph, Literal, URIRef
 
 from mapper.namespaces import DCTERMS, NG, PREFIXES, VOID
 from server.settings import Settings
-from server.store import Store
+from server.store import Store, StoreError
 
 DATA_LICENSE = URIRef("https://creativecommons.org/licenses/by/4.0/")
 ALL_TRIPLES = "CONSTRUCT { ?s ?p ?o } WHERE { ?s ?p ?o }"
@@ -64,18 +67,66 @@ def dataset_description(settings: Settings) -> Graph:
     return g
 
 
+#: A store this large on disk or larger has its dumps written side by side (~6 s of dumps
+#: at 256 MB, where starting two processes costs about one).
+SIDE_BY_SIDE_BYTES = 256 << 20
+
+
 def write_dumps(store: Store, dumps_dir: Path) -> list[Path]:
-    """Write every dump format atomically; return the paths written."""
+    """Write every dump format atomically; return the paths written.
+
+    Each dump is one pass over the store on one core (36 minutes for both at 150 million
+    triples), so a large embedded store's are written side by side, one process per format,
+    from a checkpoint of the store (hard links: cheap, and what the writer holding the store
+    sees); the bytes are the same either way (tested)."""
     dumps_dir.mkdir(parents=True, exist_ok=True)
     remove_leftovers(dumps_dir)
-    written = []
     is_set = union_is_a_set(store)
-    for fmt in DUMP_FORMATS:
-        target = dumps_dir / fmt.filename
-        write_gzip_atomically(target, lambda out, fmt=fmt: serialize_rdf(
-            union_triples(store, is_set=is_set), out, fmt.rdf_format))
-        written.append(target)
-    return written
+    if _side_by_side(store):
+        _write_from_checkpoint(store, dumps_dir, is_set)
+    else:
+        for fmt in DUMP_FORMATS:
+            _write_dump(store, dumps_dir / fmt.filename, fmt, is_set)
+    return [dumps_dir / fmt.filename for fmt in DUMP_FORMATS]
+
+
+def _write_dump(store: Store, target: Path, fmt: DumpFormat, is_set: bool) -> None:
+    write_gzip_atomically(target, lambda out: serialize_rdf(
+        union_triples(store, is_set=is_set), out, fmt.rdf_format))
+
+
+def _side_by_side(store: Store) -> bool:
+    path = getattr(store, "path", None)  # None: in memory, or a remote store
+    if path is None or len(os.sched_getaffinity(0)) < 2:
+        return False
+    return sum(f.stat().st_size for f in path.iterdir() if f.is_file()) >= SIDE_BY_SIDE_BYTES
+
+
+def _write_from_checkpoint(store: Store, dumps_dir: Path, is_set: bool) -> None:
+    """One process per dump format, each reading its own read-only opening of a checkpoint
+    of the store; the checkpoint is deleted afterwards (or, if this process is killed, by
+    the next dump: it is named as a temporary)."""
+    checkpoint = Path(tempfile.mkdtemp(prefix=temporary_prefix("checkpoint"), dir=dumps_dir))
+    checkpoint.rmdir()  # a backup is made into a folder that does not exist yet
+    try:
+        store.backup(checkpoint)
+        spawn = multiprocessing.get_context("spawn")  # never fork a process holding RocksDB
+        with ProcessPoolExecutor(len(DUMP_FORMATS), mp_context=spawn) as pool:
+            for job in [pool.submit(_dump_checkpoint, str(checkpoint), i, is_set)
+                        for i in range(len(DUMP_FORMATS))]:
+                job.result()
+    except BrokenProcessPool as exc:
+        raise StoreError("a process writing a dump died (killed, or out of memory): the "
+                         "dumps were not all rewritten; run `newsgraph dumps` again") from exc
+    finally:
+        shutil.rmtree(checkpoint, ignore_errors=True)
+
+
+def _dump_checkpoint(checkpoint: str, format_index: int, is_set: bool) -> None:
+    """In a dump process: write one format from the checkpoint."""
+    fmt = DUMP_FORMATS[format_index]
+    path = Path(checkpoint)
+    _write_dump(Store.read_only(path), path.parent / fmt.filename, fmt, is_set)
 
 
 #: Rows of the union default graph: streamed, but duplicates are not removed.

@@ -326,6 +326,37 @@ def test_union_dumps_stay_a_set_even_if_a_triple_were_in_two_graphs():
     assert union_is_a_set(store) and len(list(union_triples(store))) == 2
 
 
+def test_a_large_stores_dumps_are_written_side_by_side_with_the_same_bytes(
+        tmp_path, iris, monkeypatch):
+    """Above SIDE_BY_SIDE_BYTES on disk, one process per format writes the dumps from a
+    checkpoint of the store: the same bytes as one after the other, and the checkpoint is
+    gone afterwards (or, left by a killed writer, deleted by the next dump)."""
+    from conftest import SEED_RECORD, generated_corpus
+
+    import server.publish as publish
+    from mapper.pipeline import ingest_paths
+    from server.store import Store
+
+    store = Store(tmp_path / "store")
+    ingest_paths([SEED_RECORD, generated_corpus(tmp_path, 3, seed=4)], store, iris,
+                 progress=False)
+    one_by_one = [p.read_bytes() for p in publish.write_dumps(store, tmp_path / "serial")]
+    checkpointed = []
+    writing = publish._write_from_checkpoint
+    monkeypatch.setattr(publish, "SIDE_BY_SIDE_BYTES", 0)
+    monkeypatch.setattr(publish, "_write_from_checkpoint",
+                        lambda *args: (checkpointed.append(args), writing(*args))[1])
+    dumps = tmp_path / "parallel"
+    dumps.mkdir()
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True, check=True).stdout.strip()
+    (dumps / f".checkpoint.{dead}.abc").mkdir()  # what a killed writer leaves
+    assert [p.read_bytes() for p in publish.write_dumps(store, dumps)] == one_by_one
+    assert len(checkpointed) == 1
+    assert sorted(p.name for p in dumps.iterdir()) == sorted(
+        f.filename for f in publish.DUMP_FORMATS)
+
+
 def test_the_store_remembers_a_union_found_to_be_a_set_until_a_curator_writes(tmp_path, iris):
     """The check reads every quad (22 minutes at 150 million triples): a store created
     empty, or one that passed it, remembers it; ingest batches keep it, any other write
