@@ -14,6 +14,8 @@ import multiprocessing
 import os
 import shutil
 import tempfile
+import threading
+import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -112,7 +114,7 @@ def _write_from_checkpoint(store: Store, dumps_dir: Path, is_set: bool) -> None:
         store.backup(checkpoint)
         spawn = multiprocessing.get_context("spawn")  # never fork a process holding RocksDB
         with ProcessPoolExecutor(len(DUMP_FORMATS), mp_context=spawn) as pool:
-            for job in [pool.submit(_dump_checkpoint, str(checkpoint), i, is_set)
+            for job in [pool.submit(_dump_checkpoint, str(checkpoint), i, is_set, os.getpid())
                         for i in range(len(DUMP_FORMATS))]:
                 job.result()
     except BrokenProcessPool as exc:
@@ -122,8 +124,20 @@ def _write_from_checkpoint(store: Store, dumps_dir: Path, is_set: bool) -> None:
         shutil.rmtree(checkpoint, ignore_errors=True)
 
 
-def _dump_checkpoint(checkpoint: str, format_index: int, is_set: bool) -> None:
+def exit_with_parent(parent: int) -> None:
+    """End this process soon after ``parent`` ends: a dump process outliving a killed
+    ``newsgraph dumps`` could rename an older dump over the next run's."""
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(0.5)
+        os._exit(1)  # its temporary names this process: the next dump deletes it
+
+    threading.Thread(target=watch, daemon=True, name="exit-with-parent").start()
+
+
+def _dump_checkpoint(checkpoint: str, format_index: int, is_set: bool, parent: int) -> None:
     """In a dump process: write one format from the checkpoint."""
+    exit_with_parent(parent)
     fmt = DUMP_FORMATS[format_index]
     path = Path(checkpoint)
     _write_dump(Store.read_only(path), path.parent / fmt.filename, fmt, is_set)

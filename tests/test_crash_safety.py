@@ -260,6 +260,43 @@ def test_dumps_killed_while_written_leave_nothing_the_next_ingest_keeps(tmp_path
     check_dumps(data)
 
 
+#: A process starting a dump-process-like child (watching it with exit_with_parent), then
+#: waiting to be killed.
+_PARENT = """
+import os, subprocess, sys, time
+child = subprocess.Popen([sys.executable, "-c", "import time; "
+    f"from server.publish import exit_with_parent; exit_with_parent({os.getpid()}); "
+    "print('watching', flush=True); time.sleep(120)"], stdout=subprocess.PIPE, text=True)
+assert child.stdout.readline() == "watching\\n"
+print(child.pid, flush=True)
+time.sleep(120)
+"""
+
+
+def _alive(pid: int) -> bool:
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except FileNotFoundError:
+        return False
+    return "\nState:\tZ" not in status  # a zombie has ended, whoever reaps it
+
+
+def test_a_dump_process_ends_soon_after_a_killed_parent() -> None:
+    """The processes writing a large store's dumps side by side end with their parent: one
+    outliving a killed `newsgraph dumps` could rename an older dump over the next run's."""
+    parent = subprocess.Popen([sys.executable, "-c", _PARENT], stdout=subprocess.PIPE,
+                              text=True, cwd=ROOT)
+    child = int(parent.stdout.readline())
+    time.sleep(1)
+    assert _alive(child)  # watching, not ended for nothing
+    parent.kill()
+    parent.wait(30)
+    deadline = time.monotonic() + 10
+    while _alive(child) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not _alive(child)
+
+
 # --- a full disk ----------------------------------------------------------------------------
 
 @dataclass
