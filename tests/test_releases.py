@@ -5,6 +5,7 @@ checked against the published SHA-256."""
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import gzip
 import hashlib
@@ -13,6 +14,7 @@ import re
 import shutil
 import subprocess
 import sys
+import time
 from datetime import date
 from pathlib import Path
 
@@ -355,6 +357,45 @@ def test_a_large_stores_dumps_are_written_side_by_side_with_the_same_bytes(
     assert len(checkpointed) == 1
     assert sorted(p.name for p in dumps.iterdir()) == sorted(
         f.filename for f in publish.DUMP_FORMATS)
+
+
+def test_a_dump_process_killed_is_a_clear_error_and_the_dumps_stay(tmp_path, iris,
+                                                                   monkeypatch):
+    """A dump process killed (by the OOM killer, say) is reported as such, the dumps
+    already there are kept, and the checkpoint is gone."""
+    import threading
+
+    from conftest import SEED_RECORD
+
+    import server.publish as publish
+    from mapper.pipeline import ingest_paths
+    from server.store import Store, StoreError
+
+    store = Store(tmp_path / "store")
+    ingest_paths([SEED_RECORD], store, iris, progress=False)
+    dumps = tmp_path / "dumps"
+    before = [p.read_bytes() for p in publish.write_dumps(store, dumps)]
+    monkeypatch.setattr(publish, "SIDE_BY_SIDE_BYTES", 0)
+
+    def kill_the_first_dump_process() -> None:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            for stat in Path("/proc").glob("[0-9]*/stat"):
+                with contextlib.suppress(OSError):
+                    ppid = int(stat.read_text().rsplit(")", 1)[1].split()[1])
+                    cmdline = (stat.parent / "cmdline").read_bytes()
+                    if ppid == os.getpid() and b"spawn_main" in cmdline:
+                        os.kill(int(stat.parent.name), 9)
+                        return
+
+    killer = threading.Thread(target=kill_the_first_dump_process, daemon=True)
+    killer.start()
+    with pytest.raises(StoreError, match=r"a process writing a dump died .* run `newsgraph "
+                                         r"dumps` again"):
+        publish.write_dumps(store, dumps)
+    killer.join(5)
+    assert [(dumps / f.filename).read_bytes() for f in publish.DUMP_FORMATS] == before
+    assert not list(dumps.glob(".checkpoint.*"))
 
 
 def test_the_store_remembers_a_union_found_to_be_a_set_until_a_curator_writes(tmp_path, iris):
