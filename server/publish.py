@@ -114,9 +114,13 @@ def _write_from_checkpoint(store: Store, dumps_dir: Path, is_set: bool) -> None:
         store.backup(checkpoint)
         spawn = multiprocessing.get_context("spawn")  # never fork a process holding RocksDB
         with ProcessPoolExecutor(len(DUMP_FORMATS), mp_context=spawn) as pool:
-            for job in [pool.submit(_dump_checkpoint, str(checkpoint), i, is_set, os.getpid())
-                        for i in range(len(DUMP_FORMATS))]:
-                job.result()
+            try:
+                jobs = [pool.submit(_dump_checkpoint, str(checkpoint), i, is_set, os.getpid())
+                        for i in range(len(DUMP_FORMATS))]
+            except OSError as exc:  # one died while the next was starting: the pool broke
+                raise BrokenProcessPool(str(exc)) from exc
+            for job in jobs:
+                job.result()  # a dump process's own error (a full disk) is raised as it is
     except BrokenProcessPool as exc:
         raise StoreError("a process writing a dump died (killed, or out of memory): the "
                          "dumps were not all rewritten; run `newsgraph dumps` again") from exc
