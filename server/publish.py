@@ -99,7 +99,7 @@ def _write_dump(store: Store, target: Path, fmt: DumpFormat, is_set: bool) -> No
 
 def _side_by_side(store: Store) -> bool:
     path = getattr(store, "path", None)  # None: in memory, or a remote store
-    if path is None or len(os.sched_getaffinity(0)) < 2:
+    if path is None or (os.cpu_count() or 1) < 2:
         return False
     return sum(f.stat().st_size for f in path.iterdir() if f.is_file()) >= SIDE_BY_SIDE_BYTES
 
