@@ -17,9 +17,8 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterable
-from concurrent.futures import ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
+from multiprocessing.queues import SimpleQueue
 from pathlib import Path
 from typing import BinaryIO
 
@@ -107,23 +106,26 @@ def _side_by_side(store: Store) -> bool:
 def _write_from_checkpoint(store: Store, dumps_dir: Path, is_set: bool) -> None:
     """One process per dump format, each reading its own read-only opening of a checkpoint
     of the store; the checkpoint is deleted afterwards (or, if this process is killed, by
-    the next dump: it is named as a temporary)."""
+    the next dump: it is named as a temporary). Plain processes, not a ProcessPoolExecutor:
+    on Python 3.11 a pool whose worker is killed can hang in its shutdown."""
     checkpoint = Path(tempfile.mkdtemp(prefix=temporary_prefix("checkpoint"), dir=dumps_dir))
     checkpoint.rmdir()  # a backup is made into a folder that does not exist yet
     try:
         store.backup(checkpoint)
         spawn = multiprocessing.get_context("spawn")  # never fork a process holding RocksDB
-        with ProcessPoolExecutor(len(DUMP_FORMATS), mp_context=spawn) as pool:
-            try:
-                jobs = [pool.submit(_dump_checkpoint, str(checkpoint), i, is_set, os.getpid())
-                        for i in range(len(DUMP_FORMATS))]
-            except OSError as exc:  # one died while the next was starting: the pool broke
-                raise BrokenProcessPool(str(exc)) from exc
-            for job in jobs:
-                job.result()  # a dump process's own error (a full disk) is raised as it is
-    except BrokenProcessPool as exc:
-        raise StoreError("a process writing a dump died (killed, or out of memory): the "
-                         "dumps were not all rewritten; run `newsgraph dumps` again") from exc
+        errors = spawn.SimpleQueue()
+        processes = [spawn.Process(target=_dump_checkpoint, name=f"dump {fmt.filename}",
+                                   args=(str(checkpoint), i, is_set, os.getpid(), errors))
+                     for i, fmt in enumerate(DUMP_FORMATS)]
+        for process in processes:
+            process.start()
+        for process in processes:
+            process.join()
+        if not errors.empty():
+            raise errors.get()  # a dump process's own error (a full disk), as it was raised
+        if any(process.exitcode for process in processes):
+            raise StoreError("a process writing a dump died (killed, or out of memory): the "
+                             "dumps were not all rewritten; run `newsgraph dumps` again")
     finally:
         shutil.rmtree(checkpoint, ignore_errors=True)
 
@@ -139,12 +141,18 @@ def exit_with_parent(parent: int) -> None:
     threading.Thread(target=watch, daemon=True, name="exit-with-parent").start()
 
 
-def _dump_checkpoint(checkpoint: str, format_index: int, is_set: bool, parent: int) -> None:
-    """In a dump process: write one format from the checkpoint."""
+def _dump_checkpoint(checkpoint: str, format_index: int, is_set: bool, parent: int,
+                     errors: SimpleQueue) -> None:
+    """In a dump process: write one format from the checkpoint; an error goes to the
+    parent, which raises it."""
     exit_with_parent(parent)
     fmt = DUMP_FORMATS[format_index]
     path = Path(checkpoint)
-    _write_dump(Store.read_only(path), path.parent / fmt.filename, fmt, is_set)
+    try:
+        _write_dump(Store.read_only(path), path.parent / fmt.filename, fmt, is_set)
+    except Exception as exc:
+        errors.put(exc)
+        raise SystemExit(1) from exc
 
 
 #: Rows of the union default graph: streamed, but duplicates are not removed.

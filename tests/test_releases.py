@@ -398,6 +398,43 @@ def test_a_dump_process_killed_is_a_clear_error_and_the_dumps_stay(tmp_path, iri
     assert not list(dumps.glob(".checkpoint.*"))
 
 
+def test_a_dump_process_error_is_raised_as_it_was_and_the_dumps_stay(tmp_path, iris,
+                                                                    monkeypatch):
+    """A dump process's own error (here a file size limit, as a full disk would be) reaches
+    the caller as it was raised, naming the file; the dumps already there are kept."""
+    import errno
+    import resource
+
+    from conftest import SEED_RECORD
+
+    import server.publish as publish
+    from mapper.pipeline import ingest_paths
+    from server.store import Store
+
+    store = Store(tmp_path / "store")
+    ingest_paths([SEED_RECORD], store, iris, progress=False)
+    dumps = tmp_path / "dumps"
+    before = [p.read_bytes() for p in publish.write_dumps(store, dumps)]
+    assert min(map(len, before)) > 4096
+    monkeypatch.setattr(publish, "SIDE_BY_SIDE_BYTES", 0)
+    limits = resource.getrlimit(resource.RLIMIT_FSIZE)
+    checkpoint = store.backup
+
+    def checkpoint_then_limit(target: Path) -> None:  # the dump processes inherit the limit
+        checkpoint(target)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (4096, limits[1]))
+
+    monkeypatch.setattr(store, "backup", checkpoint_then_limit)
+    try:
+        with pytest.raises(OSError) as raised:
+            publish.write_dumps(store, dumps)
+    finally:
+        resource.setrlimit(resource.RLIMIT_FSIZE, limits)
+    assert raised.value.errno == errno.EFBIG
+    assert [(dumps / f.filename).read_bytes() for f in publish.DUMP_FORMATS] == before
+    assert not list(dumps.glob(".checkpoint.*"))
+
+
 def test_the_store_remembers_a_union_found_to_be_a_set_until_a_curator_writes(tmp_path, iris):
     """The check reads every quad (22 minutes at 150 million triples): a store created
     empty, or one that passed it, remembers it; ingest batches keep it, any other write
