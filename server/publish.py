@@ -15,8 +15,6 @@ import multiprocessing
 import os
 import shutil
 import tempfile
-import threading
-import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from multiprocessing.queues import SimpleQueue
@@ -27,6 +25,7 @@ import pyoxigraph as ox
 from rdflib import RDF, Graph, Literal, URIRef
 
 from mapper.namespaces import DCTERMS, NG, PREFIXES, VOID
+from server.processes import die_with_parent
 from server.settings import Settings
 from server.store import Store, StoreError
 
@@ -140,22 +139,12 @@ def _write_from_checkpoint(store: Store, dumps_dir: Path, is_set: bool) -> None:
         shutil.rmtree(checkpoint, ignore_errors=True)
 
 
-def exit_with_parent(parent: int) -> None:
-    """End this process soon after ``parent`` ends: a dump process outliving a killed
-    ``newsgraph dumps`` could rename an older dump over the next run's."""
-    def watch() -> None:
-        while os.getppid() == parent:
-            time.sleep(0.5)
-        os._exit(1)  # its temporary names this process: the next dump deletes it
-
-    threading.Thread(target=watch, daemon=True, name="exit-with-parent").start()
-
-
 def _dump_checkpoint(checkpoint: str, format_index: int, is_set: bool, parent: int,
                      errors: SimpleQueue) -> None:
     """In a dump process: write one format from the checkpoint; an error goes to the
-    parent, which raises it."""
-    exit_with_parent(parent)
+    parent, which raises it. It dies with its parent: one outliving a killed
+    ``newsgraph dumps`` could rename an older dump over the next run's."""
+    die_with_parent(parent)
     fmt = DUMP_FORMATS[format_index]
     path = Path(checkpoint)
     try:

@@ -46,6 +46,7 @@ from server.errors import Overloaded, QueryTimedOut
 from server.executor import SPOOL_MEMORY, Chooser, QueryRequest, SpooledResult, evaluate
 from server.federation import FederationConfig
 from server.formats import FORMAT_NAMES, GRAPH, SOLUTIONS
+from server.processes import die_with_parent
 from server.results import HtmlFrame
 
 log = logging.getLogger("newsgraph.workers")
@@ -120,18 +121,8 @@ class ResultSpool:
 
 # --- the worker process -----------------------------------------------------------------------
 
-def _die_with_parent() -> None:
-    """Linux: SIGKILL this worker if the server dies, so no orphan keeps evaluating."""
-    try:
-        import ctypes
-
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
-    except (OSError, AttributeError):
-        pass
-
-
 def worker_main(conn: Connection, config: WorkerConfig) -> None:
-    _die_with_parent()
+    die_with_parent()
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C stops the server, which kills us
     from server.snapshots import Snapshots, SnapshotStore
 

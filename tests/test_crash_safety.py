@@ -260,12 +260,12 @@ def test_dumps_killed_while_written_leave_nothing_the_next_ingest_keeps(tmp_path
     check_dumps(data)
 
 
-#: A process starting a dump-process-like child (watching it with exit_with_parent), then
+#: A process starting a dump-process-like child (set to die with it), then
 #: waiting to be killed.
 _PARENT = """
 import os, subprocess, sys, time
 child = subprocess.Popen([sys.executable, "-c", "import time; "
-    f"from server.publish import exit_with_parent; exit_with_parent({os.getpid()}); "
+    f"from server.processes import die_with_parent; die_with_parent({os.getpid()}); "
     "print('watching', flush=True); time.sleep(120)"], stdout=subprocess.PIPE, text=True)
 assert child.stdout.readline() == "watching\\n"
 print(child.pid, flush=True)
@@ -295,6 +295,11 @@ def test_a_dump_process_ends_soon_after_a_killed_parent() -> None:
     while _alive(child) and time.monotonic() < deadline:
         time.sleep(0.1)
     assert not _alive(child)
+    # a parent that ended before the child set itself to die with it is noticed too
+    orphan = subprocess.run([sys.executable, "-c", "from server.processes import "
+                             "die_with_parent; die_with_parent(1); print('lived on')"],
+                            capture_output=True, text=True, cwd=ROOT, timeout=60)
+    assert orphan.returncode == 1 and "lived on" not in orphan.stdout
 
 
 # --- a full disk ----------------------------------------------------------------------------
